@@ -1,0 +1,43 @@
+"""A small neural-network library written with NumPy alone.
+
+Public names follow the blog this project grew from (``Layer``, ``Dense``, ``activations``,
+``Model``, ``mse``, ``d_mse``, ``train_step``, ``fit``), with its defects fixed.
+"""
+
+from .activations import ACTIVATIONS, activations, get_activation
+from .io import ModelFileError
+from .layers import Dense, Layer, Module, layer_from_config
+from .losses import LOSSES, cross_entropy, d_mse, d_softmax_cross_entropy, get_loss, mse
+from .model import Model, as_one_hot
+from .optimizers import OPTIMIZERS, SGD, Adam, Momentum, Optimizer, get_optimizer
+from .training import History, Progress, TrainingDiverged, fit, train_step
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "SGD",
+    "Adam",
+    "Dense",
+    "History",
+    "Layer",
+    "Model",
+    "ModelFileError",
+    "Module",
+    "Momentum",
+    "Optimizer",
+    "Progress",
+    "TrainingDiverged",
+    "activations",
+    "as_one_hot",
+    "cross_entropy",
+    "d_mse",
+    "d_softmax_cross_entropy",
+    "fit",
+    "get_activation",
+    "get_loss",
+    "get_optimizer",
+    "layer_from_config",
+    "mse",
+    "train_step",
+]

@@ -1,0 +1,109 @@
+"""Losses, each with its gradient beside it.
+
+Shapes: predictions ``Y`` and targets ``T`` are ``(batch, outputs)``; targets are one-hot for
+classification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def mse(Y: Array, target: Array) -> Array:
+    """Mean squared error of each example, averaged over the outputs (the seed's ``mse``).
+
+    Args:
+        Y: predictions, (batch, outputs).
+        target: targets, (batch, outputs).
+    Returns:
+        (batch,) per-example losses.
+    """
+    diff = Y - target
+    return np.mean(diff * diff, axis=1)
+
+
+def d_mse(Y: Array, target: Array) -> Array:
+    """Gradient of each example's ``mse`` with respect to ``Y`` (the seed's ``d_mse``).
+
+    ``2 * (Y - target) / outputs``, shape (batch, outputs). Because it is the gradient of each
+    example's loss, a weight gradient built from it is the gradient of the *sum* of the batch's
+    losses: the blog's convention, which its learning rate of 0.01 assumes.
+    """
+    return (2.0 / Y.shape[1]) * (Y - target)
+
+
+def logsumexp(Z: Array) -> Array:
+    """Row-wise log(sum(exp(Z))) computed without overflow. (batch, classes) -> (batch,)."""
+    m = Z.max(axis=1)
+    return m + np.log(np.exp(Z - m[:, None]).sum(axis=1))
+
+
+def cross_entropy(P: Array, target: Array, Z: Array | None = None) -> Array:
+    """Categorical cross-entropy of each example, -sum(target * log P).
+
+    Args:
+        P: softmax probabilities, (batch, classes).
+        target: one-hot (or soft) targets, (batch, classes).
+        Z: optional logits, (batch, classes); when given the loss is computed from them as
+            logsumexp(Z) - sum(target * Z), which stays finite where P underflows to 0.
+    Returns:
+        (batch,) per-example losses.
+    """
+    if Z is not None:
+        return logsumexp(Z) - np.sum(target * Z, axis=1)
+    return -np.sum(target * np.log(np.maximum(P, np.finfo(P.dtype).tiny)), axis=1)
+
+
+def d_softmax_cross_entropy(P: Array, target: Array) -> Array:
+    """Gradient of the *batch mean* cross-entropy with respect to the softmax's logits.
+
+    Softmax and cross-entropy are fused: the gradient is simply ``(P - target) / batch``.
+    Returns (batch, classes).
+    """
+    return (P - target) / P.shape[0]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A named loss for ``fit``.
+
+    ``value`` is the batch mean of the per-example losses. ``gradient`` is what back-propagation
+    starts from: with respect to the model output for ``mse`` (gradient of the batch *sum*, the
+    blog's convention), and with respect to the logits of the softmax output layer for
+    ``cross_entropy`` (gradient of the batch *mean*, fused: ``(P - target) / batch``).
+    """
+
+    name: str
+    fused_with: str | None  # the output activation whose backward the gradient already includes
+
+    def value(self, Y: Array, target: Array, Z: Array | None = None) -> float:
+        if self.name == "mse":
+            return float(np.mean(mse(Y, target)))
+        return float(np.mean(cross_entropy(Y, target, Z)))
+
+    def gradient(self, Y: Array, target: Array) -> Array:
+        if self.name == "mse":
+            return d_mse(Y, target)
+        return d_softmax_cross_entropy(Y, target)
+
+    def get_config(self) -> str:
+        return self.name
+
+
+LOSSES: dict[str, Loss] = {
+    "mse": Loss("mse", None),
+    "cross_entropy": Loss("cross_entropy", "softmax"),
+}
+
+
+def get_loss(name: str | Loss) -> Loss:
+    """Look a loss up by name; an unknown name raises ValueError listing the known ones."""
+    if isinstance(name, Loss):
+        return name
+    if not isinstance(name, str) or name not in LOSSES:
+        raise ValueError(f"loss: expected one of {sorted(LOSSES)}. Received: loss={name!r}")
+    return LOSSES[name]

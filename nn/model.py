@@ -1,0 +1,349 @@
+"""The ``Model``: a stack of layers with prediction, introspection, saving and loading."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .io import ModelFileError, load_arrays, save_arrays
+from .layers import Layer, Module, layer_from_config
+from .losses import get_loss
+
+Array = np.ndarray
+
+
+def check_finite_array(X: Any, name: str = "X", *, ndim_min: int = 2) -> np.ndarray:
+    """Return X as a numeric array; raise ValueError when it is not numeric, too flat or has
+    NaN/inf."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{name} expected a numeric array. Received: dtype {X.dtype}")
+    if X.ndim < ndim_min:
+        raise ValueError(
+            f"{name} expected an array of shape (batch, ...) with at least {ndim_min} dimensions. "
+            f"Received: shape {X.shape}"
+        )
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        bad = int(X.size - np.isfinite(X).sum())
+        raise ValueError(f"{name} expected finite values. Received: {bad} NaN or infinite values")
+    return X
+
+
+class Model:
+    """A sequence of layers (the seed's ``Model``).
+
+    Args:
+        layers: layers to start with (a new list is made: models never share one).
+        input_shape: per-example input shape, e.g. (784,); otherwise taken from the first call.
+        seed: seeds the weight initialisation: the same seed gives the same weights.
+        dtype: float32 (default) or float64 (for gradient checks).
+    """
+
+    def __init__(
+        self,
+        layers: list[Module] | None = None,
+        *,
+        input_shape: tuple[int, ...] | None = None,
+        seed: int = 0,
+        dtype: str | type = "float32",
+        name: str | None = None,
+    ) -> None:
+        self.layers: list[Module] = list(layers) if layers is not None else []
+        for layer in self.layers:
+            self._check_layer(layer)
+        self.seed = int(seed)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype expected float32 or float64. Received: dtype={dtype!r}")
+        self.name = name
+        self.metadata: dict[str, Any] = {}  # free-form facts saved with the weights
+        self.input_shape: tuple[int, ...] | None = None
+        if input_shape is not None:
+            self.build(tuple(input_shape))
+
+    @staticmethod
+    def _check_layer(layer: Any) -> None:
+        if not isinstance(layer, Module):
+            raise ValueError(f"layer expected an nn layer (e.g. Dense). Received: {layer!r}")
+
+    def add(self, layer: Module) -> None:
+        """Append a layer (the model is rebuilt on next use if it was built)."""
+        self._check_layer(layer)
+        self.layers.append(layer)
+        if self.input_shape is not None:
+            self.build(self.input_shape)
+
+    # --- building -----------------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return self.input_shape is not None
+
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        """Create every layer's weights for inputs of shape (batch, *input_shape), seeded."""
+        rng = np.random.default_rng(self.seed)
+        shape = tuple(int(d) for d in input_shape)
+        self.input_shape = shape
+        for layer in self.layers:
+            layer.build(shape, rng, self.dtype)
+            shape = layer.output_shape(shape)
+
+    @property
+    def output_shape(self) -> tuple[int, ...] | None:
+        if self.input_shape is None:
+            return None
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return shape
+
+    def _prepare(self, X: Any, name: str = "X") -> np.ndarray:
+        X = check_finite_array(X, name)
+        if not self.built:
+            self.build(X.shape[1:])
+        elif X.shape[1:] != self.input_shape:
+            raise ValueError(
+                f"{name} expected shape (batch, {', '.join(map(str, self.input_shape))}) for this "
+                f"model. Received: shape {X.shape}"
+            )
+        return X
+
+    # --- computation --------------------------------------------------------------------------
+    def forward(self, X: Array, training: bool = False) -> Array:
+        """Run every layer. No checks: use ``__call__`` for user input."""
+        for layer in self.layers:
+            X = layer.forward(X, training)
+        return X
+
+    def __call__(self, X: Array, training: bool = False) -> Array:
+        """Check X (batch, *input_shape), build on first use, and return the model's output."""
+        return self.forward(self._prepare(X), training)
+
+    def backward(self, dY: Array, *, from_logits: bool = False, need_input_grad: bool = False
+                 ) -> Array | None:
+        """Back-propagate dY (gradient w.r.t. the output, or w.r.t. the last layer's
+        pre-activation when ``from_logits``) through every layer, filling each layer's grads.
+        Returns dX (batch, *input_shape) when ``need_input_grad``."""
+        n = len(self.layers)
+        for i in range(n - 1, -1, -1):
+            layer = self.layers[i]
+            need = i > 0 or need_input_grad
+            if i == n - 1 and from_logits:
+                assert isinstance(layer, Layer)
+                dY = layer.backward(dY, need, from_logits=True)
+            else:
+                dY = layer.backward(dY, need)
+        return dY
+
+    def parameters(self) -> Iterator[tuple[str, Array, Array]]:
+        """Yield (key, param, grad) for every parameter, keys like ``layers.0.W``."""
+        for i, layer in enumerate(self.layers):
+            for name, param in layer.params.items():
+                yield f"layers.{i}.{name}", param, layer.grads[name]
+
+    def clear_cache(self) -> None:
+        for layer in self.layers:
+            layer.clear_cache()
+
+    # --- inference ----------------------------------------------------------------------------
+    @property
+    def output_activation(self) -> str | None:
+        last = self.layers[-1] if self.layers else None
+        return last.activation.name if isinstance(last, Layer) else None
+
+    def predict(self, X: Array, batch_size: int = 2048) -> Array:
+        """The model's output for X (batch, *input_shape): for a softmax or sigmoid head, the
+        class probabilities (batch, classes). Runs in chunks; caches nothing (thread-safe)."""
+        X = self._prepare(X)
+        if len(X) <= batch_size:
+            return self.forward(X)
+        return np.concatenate(
+            [self.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+        )
+
+    def evaluate(self, X: Array, targets: Array, batch_size: int = 2048,
+                 loss: str | None = None) -> dict[str, float]:
+        """Mean loss and accuracy on (X, targets); targets are labels (batch,) or one-hot.
+
+        The loss defaults to cross-entropy for a softmax head and MSE otherwise."""
+        P = self.predict(X, batch_size)
+        T = as_one_hot(targets, P.shape[1], len(P))
+        loss_fn = get_loss(loss or ("cross_entropy" if self.output_activation == "softmax"
+                                    else "mse"))
+        return {
+            "loss": loss_fn.value(P, T),
+            "accuracy": float(np.mean(P.argmax(axis=1) == T.argmax(axis=1))),
+        }
+
+    def activations(self, X: Array) -> list[Array]:
+        """Every layer's output for X (batch, *input_shape): a list, one array per layer."""
+        X = self._prepare(X)
+        outputs = []
+        for layer in self.layers:
+            X = layer.forward(X)
+            outputs.append(X)
+        return outputs
+
+    def input_gradient(self, X: Array, class_index: int | Array, of: str = "logit") -> Array:
+        """Gradient of one class's score with respect to the input (a saliency map).
+
+        Args:
+            X: (batch, *input_shape).
+            class_index: the class per example, an int or (batch,) ints.
+            of: "logit" (the last layer's pre-activation, default) or "output" (after its
+                activation, e.g. the softmax probability).
+        Returns:
+            (batch, *input_shape). Works on a private copy of the layers, so the model (which
+            may be shared between users) is not touched.
+        """
+        if of not in ("logit", "output"):
+            raise ValueError(f"of expected 'logit' or 'output'. Received: of={of!r}")
+        X = self._prepare(X)
+        worker = self._private_copy()
+        Y = worker.forward(X, training=True)
+        idx = np.broadcast_to(np.asarray(class_index), (len(X),))
+        if idx.dtype.kind not in "iu" or (idx < 0).any() or (idx >= Y.shape[1]).any():
+            raise ValueError(
+                f"class_index expected integers in [0, {Y.shape[1]}). Received: {class_index!r}"
+            )
+        dY = np.zeros_like(Y)
+        dY[np.arange(len(X)), idx] = 1.0
+        from_logits = of == "logit" and isinstance(worker.layers[-1], Layer)
+        return worker.backward(dY, from_logits=from_logits, need_input_grad=True)
+
+    def _private_copy(self) -> Model:
+        """A model sharing this one's weights (read-only) with its own caches and grads."""
+        clone = copy.copy(self)
+        clone.layers = []
+        for layer in self.layers:
+            twin = copy.copy(layer)
+            twin.grads = {k: np.empty_like(v) for k, v in layer.params.items()}
+            twin.clear_cache()
+            clone.layers.append(twin)
+        return clone
+
+    def copy(self) -> Model:
+        """An independent deep copy (weights included, caches dropped)."""
+        self.clear_cache()
+        return copy.deepcopy(self)
+
+    # --- description --------------------------------------------------------------------------
+    def count_params(self) -> int:
+        return sum(layer.n_params() for layer in self.layers)
+
+    def summary(self) -> str:
+        """A table of layers, output shapes and parameter counts."""
+        rows = [("#", "layer", "output shape", "params")]
+        shape = self.input_shape
+        for i, layer in enumerate(self.layers):
+            desc = type(layer).__name__
+            act = getattr(layer, "activation", None)
+            if act is not None and act.name != "linear":
+                desc += f"({act.name})"
+            if shape is not None:
+                shape = layer.output_shape(shape)
+            out = "?" if shape is None else "(batch, " + ", ".join(map(str, shape)) + ")"
+            rows.append((str(i), desc, out, f"{layer.n_params():,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+                 for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"Total parameters: {self.count_params():,}")
+        return "\n".join(lines)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "class": "Model",
+            "name": self.name,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "layers": [layer.get_config() for layer in self.layers],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Model:
+        """Build a model (fresh, seeded weights) from ``get_config()``'s dict."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError("model config: expected a dict with a 'layers' list.")
+        shape = config.get("input_shape")
+        return cls(
+            [layer_from_config(c) for c in config["layers"]],
+            input_shape=tuple(shape) if shape else None,
+            seed=config.get("seed", 0),
+            dtype=config.get("dtype", "float32"),
+            name=config.get("name"),
+        )
+
+    # --- files --------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> None:
+        """Save config and weights to one ``.npz`` (atomic write)."""
+        if not self.built:
+            raise ValueError("save: the model has no weights yet; call it on data or build() it.")
+        arrays = {key: param for key, param, _ in self.parameters()}
+        save_arrays(path, arrays, self.get_config(), metadata)
+
+    @classmethod
+    def load(cls, source: str | os.PathLike[str] | Any, max_bytes: int | None = None) -> Model:
+        """Load a model saved by ``save`` (path or binary file object), checking every array.
+
+        Raises ModelFileError (a ValueError) naming what is wrong."""
+        config, arrays, metadata = load_arrays(source, max_bytes)
+        try:
+            model = cls.from_config(config)
+        except ValueError as exc:
+            raise ModelFileError(f"Model file has an invalid config: {exc}") from exc
+        if not model.built:
+            raise ModelFileError("Model file has no input_shape in its config.")
+        expected = {key: param for key, param, _ in model.parameters()}
+        missing = sorted(set(expected) - set(arrays))
+        extra = sorted(set(arrays) - set(expected))
+        if missing or extra:
+            raise ModelFileError(
+                f"Model file's arrays do not match its config: missing {missing}, "
+                f"unexpected {extra}."
+            )
+        for key, param in expected.items():
+            value = arrays[key]
+            layer_index = int(key.split(".")[1])
+            where = f"layer {layer_index} ({type(model.layers[layer_index]).__name__}) {key}"
+            if value.shape != param.shape:
+                raise ModelFileError(
+                    f"Model file: {where} expected shape {param.shape}. Received: {value.shape}"
+                )
+            if value.dtype.kind != "f" or not np.isfinite(value).all():
+                raise ModelFileError(f"Model file: {where} expected finite floats.")
+            param[...] = value
+        model.metadata = metadata
+        return model
+
+
+def as_one_hot(targets: Array, classes: int | None = None, batch: int | None = None) -> Array:
+    """Integer labels (batch,) -> one-hot float32 (batch, classes); one-hot input is returned
+    as it is. Raises ValueError on a row-count mismatch or out-of-range labels."""
+    T = np.asarray(targets)
+    if batch is not None and len(T) != batch:
+        raise ValueError(
+            f"targets expected {batch} rows (one per row of X). Received: {len(T)} rows"
+        )
+    if T.ndim == 2:
+        if classes is not None and T.shape[1] != classes:
+            raise ValueError(
+                f"targets expected {classes} columns. Received: shape {T.shape}"
+            )
+        return T
+    if T.ndim != 1 or T.dtype.kind not in "iu":
+        raise ValueError(
+            f"targets expected integer labels (batch,) or one-hot (batch, classes). "
+            f"Received: shape {T.shape}, dtype {T.dtype}"
+        )
+    classes = classes if classes is not None else int(T.max()) + 1
+    if len(T) and (T.min() < 0 or T.max() >= classes):
+        raise ValueError(f"targets expected labels in [0, {classes}). Received: "
+                         f"min {T.min()}, max {T.max()}")
+    out = np.zeros((len(T), classes), dtype=np.float32)
+    out[np.arange(len(T)), T] = 1.0
+    return out

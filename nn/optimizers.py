@@ -1,0 +1,172 @@
+"""Optimisers: SGD, momentum and Adam, with per-parameter state and optional L2 weight decay.
+
+An optimiser updates parameters in place in ``step(items)``, where ``items`` is a list of
+``(key, param, grad)`` triples (key is a stable name such as ``"layers.0.W"``). Layers only
+compute gradients; the optimiser alone changes weights. Weight decay adds ``weight_decay * W``
+to the gradient of weight matrices (not of biases).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+ParamItem = tuple[str, Array, Array]
+
+
+def _check_rate(value: Any, name: str, owner: str, *, allow_zero: bool = False) -> float:
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    ok = ok and np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        expected = "a finite number >= 0" if allow_zero else "a finite number > 0"
+        raise ValueError(f"{owner}: {name} expected {expected}. Received: {name}={value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: learning rate, weight decay and per-parameter state."""
+
+    name = "optimizer"
+
+    def __init__(self, learning_rate: float = 0.01, weight_decay: float = 0.0) -> None:
+        self.learning_rate = _check_rate(learning_rate, "learning_rate", type(self).__name__)
+        self.weight_decay = _check_rate(
+            weight_decay, "weight_decay", type(self).__name__, allow_zero=True
+        )
+        self.state: dict[str, dict[str, Array]] = {}
+        self.iterations = 0
+
+    def _gradient(self, key: str, param: Array, grad: Array) -> Array:
+        if self.weight_decay and not key.endswith(".B"):
+            return grad + self.weight_decay * param
+        return grad
+
+    def step(self, items: list[ParamItem]) -> None:
+        """Update every parameter in place from its gradient."""
+        self.iterations += 1
+        for key, param, grad in items:
+            self._update(key, param, self._gradient(key, param, grad))
+
+    def _update(self, key: str, param: Array, grad: Array) -> None:
+        raise NotImplementedError
+
+    def _buffer(self, key: str, slot: str, like: Array) -> Array:
+        slots = self.state.setdefault(key, {})
+        if slot not in slots:
+            slots[slot] = np.zeros_like(like)
+        return slots[slot]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "learning_rate": self.learning_rate,
+                "weight_decay": self.weight_decay}
+
+
+class SGD(Optimizer):
+    """Plain stochastic gradient descent: W -= lr * g."""
+
+    name = "sgd"
+
+    def _update(self, key: str, param: Array, grad: Array) -> None:
+        tmp = self._buffer(key, "tmp", param)
+        np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
+        param -= tmp
+
+
+class Momentum(Optimizer):
+    """SGD with (heavy-ball) momentum: v = mu * v - lr * g; W += v."""
+
+    name = "momentum"
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(learning_rate, weight_decay)
+        if not (isinstance(momentum, (int, float)) and 0.0 <= momentum < 1.0):
+            raise ValueError(f"Momentum: momentum expected a number in [0, 1). "
+                             f"Received: momentum={momentum!r}")
+        self.momentum = float(momentum)
+
+    def _update(self, key: str, param: Array, grad: Array) -> None:
+        v = self._buffer(key, "v", param)
+        v *= param.dtype.type(self.momentum)
+        tmp = self._buffer(key, "tmp", param)
+        np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
+        v -= tmp
+        param += v
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction."""
+
+    name = "adam"
+
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, weight_decay: float = 0.0) -> None:
+        super().__init__(learning_rate, weight_decay)
+        for value, label in ((beta1, "beta1"), (beta2, "beta2")):
+            if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+                raise ValueError(f"Adam: {label} expected a number in [0, 1). "
+                                 f"Received: {label}={value!r}")
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.epsilon = _check_rate(epsilon, "epsilon", "Adam")
+
+    def step(self, items: list[ParamItem]) -> None:
+        self.iterations += 1
+        t = self.iterations
+        # Bias correction folded into the step size and epsilon (Kingma & Ba, section 2).
+        self._lr_t = self.learning_rate * np.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+        self._eps_t = self.epsilon * np.sqrt(1.0 - self.beta2**t)
+        for key, param, grad in items:
+            self._update(key, param, self._gradient(key, param, grad))
+
+    def _update(self, key: str, param: Array, grad: Array) -> None:
+        f = param.dtype.type
+        m = self._buffer(key, "m", param)
+        v = self._buffer(key, "v", param)
+        tmp = self._buffer(key, "tmp", param)
+        # m = b1 * m + (1 - b1) * g
+        m *= f(self.beta1)
+        np.multiply(grad, f(1.0 - self.beta1), out=tmp)
+        m += tmp
+        # v = b2 * v + (1 - b2) * g * g
+        v *= f(self.beta2)
+        np.multiply(grad, grad, out=tmp)
+        tmp *= f(1.0 - self.beta2)
+        v += tmp
+        # W -= lr_t * m / (sqrt(v) + eps_t)
+        np.sqrt(v, out=tmp)
+        tmp += f(self._eps_t)
+        np.divide(m, tmp, out=tmp)
+        tmp *= f(self._lr_t)
+        param -= tmp
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2,
+                "epsilon": self.epsilon}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+
+
+def get_optimizer(name: str | Optimizer, learning_rate: float | None = None,
+                  **kwargs: Any) -> Optimizer:
+    """Build an optimiser by name (an Optimizer instance is returned as it is)."""
+    if isinstance(name, Optimizer):
+        return name
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise ValueError(
+            f"optimizer: expected one of {sorted(OPTIMIZERS)}. Received: optimizer={name!r}"
+        )
+    if learning_rate is not None:
+        kwargs["learning_rate"] = learning_rate
+    return OPTIMIZERS[name](**kwargs)
+
+
+def optimizer_from_config(config: dict[str, Any]) -> Optimizer:
+    """Rebuild an optimiser (without state) from ``get_config()``'s dict."""
+    config = dict(config)
+    return get_optimizer(config.pop("name"), **config)

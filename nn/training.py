@@ -1,0 +1,224 @@
+"""Training: the seed's ``mse``, ``d_mse``, ``train_step`` and ``fit``, corrected.
+
+``fit`` uses every example exactly once per epoch (the last batch may be smaller), reports true
+epoch means, calls ``callback`` after every batch and every epoch (return True to stop), and
+stops with ``TrainingDiverged`` as soon as the loss is NaN or infinite, restoring the weights of
+the last step whose loss was finite.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .losses import d_mse, get_loss, mse
+from .model import Model, as_one_hot, check_finite_array
+from .optimizers import Optimizer, get_optimizer
+
+__all__ = ["History", "Progress", "TrainingDiverged", "d_mse", "fit", "mse", "train_step"]
+
+Array = np.ndarray
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; the model holds the last good weights."""
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of a ``fit`` run (lists have one entry per completed epoch)."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    steps: int = 0  # optimiser steps taken
+    stopped: bool = False  # True when the callback asked to stop
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Progress:
+    """What ``fit`` tells its callback: after a batch (``kind="batch"``) or an epoch."""
+
+    kind: str
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # 1-based, within the epoch
+    batches: int
+    loss: float  # mean over the epoch's examples so far
+    accuracy: float  # likewise
+    elapsed: float  # seconds since fit started
+    history: History
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"fit: {name} expected a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def train_step(model: Model, X: Array, target: Array, lr: float) -> tuple[float, float]:
+    """One step of the seed's training: MSE loss, back-propagation, plain SGD update.
+
+    As in the seed, the weight gradient is that of the *sum* of the per-example MSEs.
+    Args:
+        X: (batch, n_in); target: one-hot (batch, outputs); lr: learning rate.
+    Returns:
+        (mean per-example loss before the step, accuracy before the step).
+    """
+    Y = model(X, training=True)
+    T = as_one_hot(target, Y.shape[1], len(X))
+    loss = float(np.mean(mse(Y, T)))
+    acc = float(np.mean(Y.argmax(axis=1) == T.argmax(axis=1)))
+    model.backward(d_mse(Y, T))
+    for _, param, grad in model.parameters():
+        param -= param.dtype.type(lr) * grad
+    return loss, acc
+
+
+@np.errstate(over="ignore", invalid="ignore")  # divergence is detected and reported instead
+def fit(
+    model: Model,
+    X: Array,
+    targets: Array,
+    batch_size: int,
+    epochs: int,
+    learning_rate: float = 0.01,
+    *,
+    optimizer: str | Optimizer = "sgd",
+    loss: str = "mse",
+    shuffle: bool = True,
+    validation_data: tuple[Array, Array] | None = None,
+    seed: int | None = None,
+    verbose: bool = True,
+    callback: Callable[[Progress], bool | None] | None = None,
+    weight_decay: float = 0.0,
+    augment: Callable[[Array, np.random.Generator], Array] | None = None,
+) -> History:
+    """Train ``model`` on (X, targets) with mini-batches.
+
+    Args:
+        X: (n, *input_shape) inputs.
+        targets: (n,) integer labels or (n, classes) one-hot.
+        batch_size, epochs: positive integers.
+        learning_rate: the optimiser's step size.
+        optimizer: "sgd", "momentum", "adam" or an Optimizer instance.
+        loss: "mse" (gradient of the batch sum, the seed's convention) or "cross_entropy"
+            (batch mean; needs a softmax output layer).
+        shuffle: reshuffle every epoch (seeded by ``seed``).
+        validation_data: (X_val, y_val) evaluated after every epoch.
+        seed: seeds shuffling and augmentation; the same seed gives the same weights.
+        callback: called with a Progress after each batch and epoch; return True to stop.
+        weight_decay: L2 weight decay added to weight gradients.
+        augment: ``augment(X_batch, rng) -> X_batch``, applied to every training batch.
+    Returns:
+        History of per-epoch loss, accuracy, validation metrics and seconds.
+    Raises:
+        TrainingDiverged (a ValueError) when the loss becomes NaN/inf: the weights are those
+        of the last step whose loss was finite.
+    """
+    batch_size = _positive_int(batch_size, "batch_size")
+    epochs = _positive_int(epochs, "epochs")
+    X = model._prepare(check_finite_array(X, "X")).astype(model.dtype, copy=False)
+    classes = model.output_shape[0] if model.output_shape else None
+    T = as_one_hot(targets, classes, len(X)).astype(model.dtype, copy=False)
+    check_finite_array(T, "targets")
+    labels = T.argmax(axis=1)
+    loss_fn = get_loss(loss)
+    fused = loss_fn.fused_with is not None
+    if fused and model.output_activation != loss_fn.fused_with:
+        raise ValueError(
+            f"fit: loss={loss!r} expected a model whose last layer has activation "
+            f"'{loss_fn.fused_with}'. Received: last activation {model.output_activation!r}"
+        )
+    opt = get_optimizer(optimizer, learning_rate, weight_decay=weight_decay) \
+        if isinstance(optimizer, str) else optimizer
+    if validation_data is not None:
+        X_val, y_val = validation_data
+        X_val = model._prepare(X_val, "validation_data X")
+        as_one_hot(y_val, classes, len(X_val))  # validate now, not after the first epoch
+
+    rng = np.random.default_rng(seed)
+    items = list(model.parameters())
+    last_good = [param.copy() for _, param, _ in items]
+    history = History()
+    n = len(X)
+    batches = -(-n // batch_size)
+    start = time.perf_counter()
+
+    def diverged(epoch: int, batch: int) -> TrainingDiverged:
+        for (_, param, _), good in zip(items, last_good, strict=True):
+            np.copyto(param, good)
+        model.clear_cache()
+        return TrainingDiverged(
+            f"Training diverged at epoch {epoch}, batch {batch}: the loss became NaN or "
+            f"infinite. The weights were restored to the last step with a finite loss. "
+            f"Try a smaller learning rate (it was {opt.learning_rate:g})."
+        )
+
+    for epoch in range(1, epochs + 1):
+        epoch_start = time.perf_counter()
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        loss_sum = 0.0
+        correct = 0
+        seen = 0
+        for b in range(batches):
+            idx = order[b * batch_size : (b + 1) * batch_size]
+            Xb = X[idx]
+            Tb = T[idx]
+            if augment is not None:
+                Xb = augment(Xb, rng)
+            Y = model.forward(Xb, training=True)
+            Z = model.layers[-1]._cache[1] if fused else None
+            batch_loss = loss_fn.value(Y, Tb, Z)
+            if not np.isfinite(batch_loss):
+                raise diverged(epoch, b + 1)
+            m = len(idx)
+            loss_sum += batch_loss * m
+            correct += int(np.count_nonzero(Y.argmax(axis=1) == labels[idx]))
+            seen += m
+            model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
+            for (_, param, _), good in zip(items, last_good, strict=True):
+                np.copyto(good, param)
+            opt.step(items)
+            history.steps += 1
+            if callback is not None and callback(Progress(
+                "batch", epoch, epochs, b + 1, batches, loss_sum / seen, correct / seen,
+                time.perf_counter() - start, history,
+            )):
+                history.stopped = True
+                break
+        if not all(np.isfinite(param).all() for _, param, _ in items):
+            raise diverged(epoch, b + 1)
+        if history.stopped:
+            break
+        history.loss.append(loss_sum / seen)
+        history.accuracy.append(correct / seen)
+        if validation_data is not None:
+            metrics = model.evaluate(X_val, y_val, loss=loss_fn.name)
+            history.val_loss.append(metrics["loss"])
+            history.val_accuracy.append(metrics["accuracy"])
+        history.seconds.append(time.perf_counter() - epoch_start)
+        if verbose:
+            line = (f"Epoch {epoch}/{epochs} - loss {history.loss[-1]:.4f} - "
+                    f"acc {history.accuracy[-1]:.4f}")
+            if validation_data is not None:
+                line += (f" - val_loss {history.val_loss[-1]:.4f} - "
+                         f"val_acc {history.val_accuracy[-1]:.4f}")
+            print(f"{line} - {history.seconds[-1]:.1f}s", flush=True)
+        if callback is not None and callback(Progress(
+            "epoch", epoch, epochs, batches, batches, history.loss[-1], history.accuracy[-1],
+            time.perf_counter() - start, history,
+        )):
+            history.stopped = True
+            break
+    model.clear_cache()
+    return history

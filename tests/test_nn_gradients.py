@@ -1,0 +1,140 @@
+"""Numerical gradient checks (central differences, float64) for every piece of nn/."""
+
+import numpy as np
+import pytest
+from gradcheck import numerical_gradient, relative_error
+
+import nn
+from nn.activations import ACTIVATIONS, get_activation, relu, sigmoid, softmax
+from nn.losses import cross_entropy, d_mse, d_softmax_cross_entropy, mse
+
+TOL = 1e-6
+rng = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_backward_matches_numerical(name):
+    act = get_activation(name)
+    Z = rng.standard_normal((4, 5)) * 2
+    Z[np.abs(Z) < 1e-3] = 0.5  # keep away from relu's kink
+    dA = rng.standard_normal(Z.shape)
+    analytic = act.backward(Z, act.fn(Z), dA)
+    numeric = numerical_gradient(lambda: float(np.sum(act.fn(Z) * dA)), Z)
+    assert relative_error(analytic, numeric) < TOL
+
+
+@pytest.mark.parametrize("name", [n for n, a in ACTIVATIONS.items() if a.derivative])
+def test_derivative_is_taken_at_the_pre_activation(name):
+    act = get_activation(name)
+    Z = np.linspace(-3, 3, 13).reshape(1, -1) + 0.01
+    numeric = (act.fn(Z + 1e-6) - act.fn(Z - 1e-6)) / 2e-6
+    assert relative_error(act.derivative(Z), numeric) < TOL
+    assert relative_error(act.derivative(Z, act.fn(Z)), numeric) < TOL
+
+
+def test_relu_is_max_0_x_and_sigmoid_is_stable():
+    Z = np.array([[-2.0, 0.0, 3.0, 50.0]])
+    np.testing.assert_array_equal(relu(Z), [[0, 0, 3, 50]])
+    with np.errstate(all="raise"):
+        s = sigmoid(np.array([[-1e4, 1e4]], dtype=np.float32))
+    np.testing.assert_array_equal(s, [[0.0, 1.0]])
+    assert sigmoid(np.zeros((1, 1)))[0, 0] == 0.5
+
+
+def test_softmax_is_stable_and_normalised():
+    P = softmax(np.array([[1000.0, 1000.0, -1000.0]]))
+    np.testing.assert_allclose(P, [[0.5, 0.5, 0.0]])
+
+
+def test_mse_gradient():
+    Y, T = rng.random((6, 4)), rng.random((6, 4))
+    numeric = numerical_gradient(lambda: float(np.sum(mse(Y, T))), Y)
+    assert relative_error(d_mse(Y, T), numeric) < TOL
+
+
+def test_fused_softmax_cross_entropy_gradient_is_p_minus_y_over_batch():
+    Z = rng.standard_normal((5, 10))
+    T = nn.as_one_hot(rng.integers(0, 10, 5), 10).astype(np.float64)
+    numeric = numerical_gradient(lambda: float(np.mean(cross_entropy(softmax(Z), T, Z))), Z)
+    analytic = d_softmax_cross_entropy(softmax(Z), T)
+    assert relative_error(analytic, numeric) < TOL
+    np.testing.assert_allclose(analytic, (softmax(Z) - T) / 5)
+
+
+def test_cross_entropy_from_logits_equals_from_probabilities():
+    Z = rng.standard_normal((5, 10))
+    T = nn.as_one_hot(rng.integers(0, 10, 5), 10)
+    np.testing.assert_allclose(cross_entropy(softmax(Z), T, Z), cross_entropy(softmax(Z), T))
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_dense_layer_gradients(activation):
+    layer = nn.Dense(3, activation, seed=1)
+    X = rng.standard_normal((4, 5))
+    layer(X)  # build in float64
+    assert layer.W.dtype == np.float64
+    dY = rng.standard_normal((4, 3))
+
+    def f() -> float:
+        return float(np.sum(layer.forward(X) * dY))
+
+    layer.forward(X, training=True)
+    dX = layer.backward(dY)
+    assert relative_error(dX, numerical_gradient(f, X)) < TOL
+    for name in ("W", "B"):
+        assert relative_error(layer.grads[name], numerical_gradient(f, layer.params[name])) < TOL
+
+
+def _small_model(head="softmax") -> nn.Model:
+    return nn.Model(
+        [nn.Dense(6, "tanh"), nn.Dense(5, "relu"), nn.Dense(4, "sigmoid"), nn.Dense(3, head)],
+        input_shape=(7,), dtype="float64", seed=3,
+    )
+
+
+def test_whole_model_gradients_through_train_step():
+    model = _small_model("sigmoid")
+    X = rng.standard_normal((8, 7))
+    T = nn.as_one_hot(rng.integers(0, 3, 8), 3).astype(np.float64)
+    loss = lambda: float(np.sum(nn.mse(model(X), T)))  # noqa: E731 - the seed's sum convention
+    numeric = {k: numerical_gradient(loss, p) for k, p, _ in model.parameters()}
+    before = {k: p.copy() for k, p, _ in model.parameters()}
+    lr = 0.1
+    nn.train_step(model, X, T, lr)
+    for key, param, _ in model.parameters():
+        step = (before[key] - param) / lr  # the gradient train_step applied
+        assert relative_error(step, numeric[key]) < TOL, key
+
+
+def test_whole_model_gradients_through_one_fit_step():
+    model = _small_model("softmax")
+    X = rng.standard_normal((8, 7))
+    y = rng.integers(0, 3, 8)
+    T = nn.as_one_hot(y, 3).astype(np.float64)
+    loss = lambda: float(np.mean(nn.cross_entropy(model(X), T)))  # noqa: E731
+    numeric = {k: numerical_gradient(loss, p) for k, p, _ in model.parameters()}
+    before = {k: p.copy() for k, p, _ in model.parameters()}
+    lr = 0.05
+    nn.fit(model, X, y, batch_size=8, epochs=1, learning_rate=lr, loss="cross_entropy",
+           shuffle=False, verbose=False)
+    for key, param, _ in model.parameters():
+        assert relative_error((before[key] - param) / lr, numeric[key]) < TOL, key
+
+
+def test_input_gradient_matches_numerical():
+    model = _small_model("softmax")
+    X = rng.standard_normal((3, 7))
+    for of in ("logit", "output"):
+        saliency = model.input_gradient(X, 1, of=of)
+        for row in range(len(X)):
+            x = X[row : row + 1].copy()
+
+            def score(x=x, of=of) -> float:
+                h = x
+                for layer in model.layers[:-1]:
+                    h = layer.forward(h)
+                logits = model.layers[-1].forward(h, pre_activation=True)
+                return float((logits if of == "logit" else softmax(logits))[0, 1])
+
+            numeric = numerical_gradient(score, x)
+            assert relative_error(saliency[row : row + 1], numeric) < TOL, (of, row)

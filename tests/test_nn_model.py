@@ -1,0 +1,297 @@
+"""Model behaviour: saving and loading, config, bad input, and fit's contract."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import nn
+from nn import Dense, Layer, Model
+
+rng = np.random.default_rng(7)
+
+
+def mlp(seed: int = 0) -> Model:
+    return Model([Dense(16, "relu"), Dense(8, "tanh"), Dense(10, "softmax")],
+                 input_shape=(12,), seed=seed)
+
+
+# --- saving, loading, config ---------------------------------------------------------------------
+def test_save_load_gives_identical_predictions(tmp_path):
+    model = mlp()
+    X = rng.random((20, 12), dtype=np.float32)
+    nn.fit(model, X, rng.integers(0, 10, 20), 5, 2, 0.01, optimizer="adam",
+           loss="cross_entropy", verbose=False, seed=1)
+    path = tmp_path / "m.npz"
+    model.save(path, metadata={"note": "hi"})
+    loaded = Model.load(path)
+    np.testing.assert_array_equal(model.predict(X), loaded.predict(X))
+    assert loaded.get_config() == model.get_config()
+    assert loaded.metadata == {"note": "hi"}
+    with np.load(path, allow_pickle=False) as data:  # plain npz, no pickle needed
+        assert "layers.0.W" in data.files and json.loads(str(data["config"]))["layers"]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_load_from_file_object(tmp_path):
+    model = mlp()
+    model.save(tmp_path / "m.npz")
+    with open(tmp_path / "m.npz", "rb") as f:
+        loaded = Model.load(f)
+    np.testing.assert_array_equal(loaded.layers[0].W, model.layers[0].W)
+
+
+def test_config_round_trip():
+    config = mlp(seed=5).get_config()
+    assert Model.from_config(config).get_config() == config
+    assert json.loads(json.dumps(config)) == config
+    for optimizer in (nn.SGD(0.1), nn.Momentum(0.1, 0.8), nn.Adam(0.002, weight_decay=1e-4)):
+        from nn.optimizers import optimizer_from_config
+        assert optimizer_from_config(optimizer.get_config()).get_config() == optimizer.get_config()
+
+
+def test_same_seed_same_weights_and_different_seed_differs():
+    a, b, c = mlp(3), mlp(3), mlp(4)
+    np.testing.assert_array_equal(a.layers[0].W, b.layers[0].W)
+    assert not np.array_equal(a.layers[0].W, c.layers[0].W)
+
+
+def test_same_seed_gives_bit_identical_training():
+    X = rng.random((64, 12), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    models = [mlp(1), mlp(1)]
+    for m in models:
+        nn.fit(m, X, y, 16, 2, 1e-3, optimizer="adam", loss="cross_entropy", seed=9,
+               verbose=False, augment=lambda xb, r: xb + r.random(xb.shape, dtype=np.float32))
+    for (_, p, _), (_, q, _) in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_initialisers_he_for_relu_glorot_otherwise():
+    model = Model([Dense(400, "relu"), Dense(400, "tanh")], input_shape=(1000,))
+    assert model.layers[0].initializer == "he_normal"
+    assert model.layers[1].initializer == "glorot_uniform"
+    assert abs(model.layers[0].W.std() - np.sqrt(2 / 1000)) < 0.002
+    assert np.abs(model.layers[1].W).max() <= np.sqrt(6 / 800)
+
+
+def test_float32_end_to_end():
+    model = mlp()
+    Y = model(rng.random((3, 12)))  # float64 input is cast
+    assert Y.dtype == np.float32
+    assert all(p.dtype == np.float32 for _, p, _ in model.parameters())
+
+
+def test_summary_and_activations_and_predict():
+    model = mlp()
+    X = rng.random((4, 12), dtype=np.float32)
+    outs = model.activations(X)
+    assert [o.shape for o in outs] == [(4, 16), (4, 8), (4, 10)]
+    np.testing.assert_allclose(outs[-1], model.predict(X))
+    np.testing.assert_allclose(model.predict(X).sum(axis=1), 1, rtol=1e-5)
+    text = model.summary()
+    assert "Dense(relu)" in text and "(batch, 10)" in text and f"{model.count_params():,}" in text
+
+
+def test_input_gradient_does_not_touch_the_shared_model():
+    model = mlp()
+    X = rng.random((2, 12), dtype=np.float32)
+    before = [p.copy() for _, p, _ in model.parameters()]
+    g = model.input_gradient(X, np.array([1, 2]))
+    assert g.shape == X.shape and np.abs(g).sum() > 0
+    assert all(layer._cache is None for layer in model.layers)
+    for (_, p, _), q in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+# --- bad input -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("neurons", [0, -3, 2.5, "4", True])
+def test_dense_rejects_bad_neurons(neurons):
+    with pytest.raises(ValueError, match=r"neurons expected a positive integer. Received"):
+        Dense(neurons)
+
+
+def test_dense_rejects_unknown_activation_listing_known():
+    with pytest.raises(ValueError, match=r"activation: expected one of .*relu.*Received.*'nope'"):
+        Dense(4, activation="nope")
+
+
+def test_wrong_input_width_for_built_model():
+    model = mlp()
+    with pytest.raises(ValueError, match=r"expected shape \(batch, 12\).*Received: shape \(3, 11"):
+        model(np.zeros((3, 11)))
+    with pytest.raises(ValueError, match=r"expected input of shape \(batch, 12\)"):
+        model.layers[0](np.zeros((3, 11), np.float32))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input(bad):
+    X = np.zeros((3, 12))
+    X[1, 2] = bad
+    with pytest.raises(ValueError, match="X expected finite values"):
+        mlp()(X)
+    with pytest.raises(ValueError, match="X expected finite values"):
+        nn.fit(mlp(), X, np.zeros(3, int), 2, 1, verbose=False)
+
+
+def test_targets_row_count_must_match():
+    with pytest.raises(ValueError, match=r"targets expected 5 rows .*Received: 4 rows"):
+        nn.fit(mlp(), np.zeros((5, 12)), np.zeros(4, int), 2, 1, verbose=False)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"batch_size": 0}, "batch_size expected a positive integer"),
+    ({"epochs": -1}, "epochs expected a positive integer"),
+    ({"learning_rate": -0.1}, "learning_rate expected a finite number > 0"),
+    ({"optimizer": "adamw"}, r"optimizer: expected one of \['adam', 'momentum', 'sgd'\]"),
+    ({"loss": "hinge"}, r"loss: expected one of"),
+])
+def test_fit_rejects_bad_arguments(kwargs, match):
+    args = {"batch_size": 2, "epochs": 1, "learning_rate": 0.1, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        nn.fit(mlp(), np.zeros((4, 12)), np.zeros(4, int), verbose=False, **args)
+
+
+def test_cross_entropy_needs_softmax_head():
+    model = Model([Dense(10, "sigmoid")], input_shape=(12,))
+    with pytest.raises(ValueError, match="expected a model whose last layer has activation"):
+        nn.fit(model, np.zeros((4, 12)), np.zeros(4, int), 2, 1, loss="cross_entropy",
+               verbose=False)
+
+
+def test_load_missing_junk_and_truncated_files(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        Model.load(tmp_path / "nope.npz")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"this is not a zip file at all")
+    with pytest.raises(ValueError, match="not a readable model file"):
+        Model.load(junk)
+    good = tmp_path / "good.npz"
+    mlp().save(good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="not a readable model file"):
+        Model.load(truncated)
+    with pytest.raises(ValueError, match="limit is"):
+        Model.load(good, max_bytes=100)
+
+
+def test_load_rejects_shapes_that_do_not_match_config(tmp_path):
+    path = tmp_path / "m.npz"
+    mlp().save(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["layers.1.W"] = np.zeros((16, 9), np.float32)
+    np.savez(path, **arrays)
+    with pytest.raises(nn.ModelFileError, match=r"layer 1 \(Dense\) layers.1.W expected shape "
+                                                 r"\(16, 8\). Received: \(16, 9\)"):
+        Model.load(path)
+    del arrays["layers.1.W"]
+    np.savez(path, **arrays)
+    with pytest.raises(nn.ModelFileError, match=r"missing \['layers.1.W'\]"):
+        Model.load(path)
+
+
+def test_load_refuses_object_arrays(tmp_path):
+    path = tmp_path / "evil.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, "
+                   b"'shape': (), }" + b" " * 60 + b"\n" + b"cos\nsystem\n")
+    with pytest.raises(nn.ModelFileError):
+        Model.load(path)
+
+
+# --- fit's contract ------------------------------------------------------------------------------
+def test_every_example_used_once_per_epoch_and_epoch_means_are_true_means():
+    n, batch = 23, 5  # the batch size does not divide the data
+    X = np.arange(n * 12, dtype=np.float32).reshape(n, 12) / (n * 12)
+    seen = []
+
+    def spy(xb, r):
+        seen.extend(np.round(xb[:, 0] * n * 12).astype(int) // 12)
+        return xb
+
+    model = mlp()
+    y = rng.integers(0, 10, n)
+    batches = []
+    hist = nn.fit(model, X, y, batch, 2, 0.01, verbose=False, seed=0, augment=spy,
+                  callback=lambda p: batches.append((p.kind, p.batch, p.loss)) and None)
+    assert sorted(seen[:n]) == list(range(n)) and sorted(seen[n:]) == list(range(n))
+    assert sum(1 for k, *_ in batches if k == "batch") == 2 * 5
+    assert len(hist.loss) == 2 and hist.steps == 10
+
+
+def test_epoch_loss_is_the_mean_over_examples():
+    # With lr tiny, weights barely move: the epoch loss equals the mean loss over all examples.
+    model = Model([Dense(10, "softmax")], input_shape=(12,), dtype="float64")
+    X = rng.random((23, 12))
+    y = rng.integers(0, 10, 23)
+    expected = model.evaluate(X, y)["loss"]
+    hist = nn.fit(model, X, y, 5, 1, 1e-12, loss="cross_entropy", verbose=False)
+    assert hist.loss[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_callback_can_stop_training():
+    calls = []
+    hist = nn.fit(mlp(), rng.random((40, 12)), rng.integers(0, 10, 40), 4, 5, verbose=False,
+                  callback=lambda p: calls.append(p) or (p.kind == "batch" and p.batch == 3))
+    assert hist.stopped and hist.steps == 3 and hist.loss == []
+    assert len(calls) == 3
+
+
+def test_divergence_raises_and_keeps_last_good_weights():
+    model = Model([Dense(32, "tanh"), Layer(10)], input_shape=(12,))
+    X = rng.random((64, 12), dtype=np.float32) * 100
+    y = rng.integers(0, 10, 64)
+    snapshots = []
+
+    def record(p):
+        snapshots.append([q.copy() for _, q, _ in model.parameters()])
+
+    with pytest.raises(nn.TrainingDiverged, match=r"diverged.*smaller learning rate") as info:
+        nn.fit(model, X, y, 8, 50, 10.0, optimizer="sgd", loss="mse", verbose=False,
+               callback=record)
+    assert isinstance(info.value, ValueError)
+    assert all(np.isfinite(p).all() for _, p, _ in model.parameters())
+    # the restored weights are those of a step whose loss was finite, i.e. a recorded state
+    restored = [p for _, p, _ in model.parameters()]
+    initial = [q for _, q, _ in Model.from_config(model.get_config()).parameters()]
+    assert any(all(np.array_equal(a, b) for a, b in zip(s, restored, strict=True))
+               for s in [initial, *snapshots])
+    assert np.isfinite(model.evaluate(X, y, loss="mse")["loss"])
+
+
+def test_validation_metrics_are_recorded():
+    X, y = rng.random((30, 12)), rng.integers(0, 10, 30)
+    hist = nn.fit(mlp(), X, y, 10, 2, 0.01, optimizer="adam", loss="cross_entropy",
+                  validation_data=(X[:10], y[:10]), verbose=False)
+    assert len(hist.val_accuracy) == 2 and len(hist.val_loss) == 2 and len(hist.seconds) == 2
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_learns_xor_like_data(optimizer):
+    r = np.random.default_rng(0)
+    X = r.uniform(-1, 1, (800, 2)).astype(np.float32)
+    y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+    model = Model([Dense(16, "tanh"), Dense(16, "relu"), Dense(2, "softmax")], seed=1)
+    lr = {"sgd": 0.5, "momentum": 0.1, "adam": 0.01}[optimizer]
+    nn.fit(model, X, y, 32, 60, lr, optimizer=optimizer, loss="cross_entropy", seed=0,
+           verbose=False)
+    assert model.evaluate(X, y)["accuracy"] >= 0.95
+
+
+def test_seed_recipe_style_mse_training_learns():
+    r = np.random.default_rng(0)
+    X = r.uniform(-1, 1, (800, 2)).astype(np.float32)
+    y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+    model = Model([Dense(32, "relu"), Dense(2, "sigmoid")], seed=2)
+    nn.fit(model, X, nn.as_one_hot(y, 2), 32, 80, 0.05, seed=0, verbose=False)
+    assert model.evaluate(X, y)["accuracy"] >= 0.95
+
+
+def test_layer_alone_is_seeded_and_linear():
+    a, b = Layer(3, seed=4), Layer(3, seed=4)
+    X = np.ones((2, 5), np.float32)
+    np.testing.assert_array_equal(a(X), b(X))
+    np.testing.assert_allclose(a(2 * X), 2 * a(X) - a.B, rtol=1e-6)
