@@ -1,0 +1,107 @@
+"""Model cards: the JSON written beside every weights file, and the numbers in it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import nn
+from nn.io import atomic_write_bytes
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) -> np.ndarray:
+    """(classes, classes) int64 counts; rows are true labels, columns predictions."""
+    C = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(C, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return C
+
+
+def classification_report(model: nn.Model, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Accuracy, per-class accuracy and confusion matrix of ``model`` on (X (n, 784), y (n,))."""
+    P = model.predict(X)
+    pred = P.argmax(axis=1)
+    C = confusion_matrix(y, pred, P.shape[1])
+    per_class = np.diag(C) / np.maximum(C.sum(axis=1), 1)
+    return {
+        "accuracy": float(np.mean(pred == y)),
+        "examples": len(y),
+        "per_class_accuracy": [round(float(a), 4) for a in per_class],
+        "confusion_matrix": C.tolist(),
+    }
+
+
+def sha256_bytes(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def environment() -> dict[str, Any]:
+    """Library versions and machine facts for the card."""
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    for name in ("PIL", "matplotlib"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name.lower() if name != "PIL" else "pillow"] = module.__version__
+    return {"versions": versions, "machine": {"cpus": os.cpu_count(),
+                                              "platform": platform.platform()}}
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def write_card(path: str | Path, card: dict[str, Any]) -> None:
+    """Write a card as pretty JSON, atomically."""
+    atomic_write_bytes(path, (json.dumps(card, indent=2) + "\n").encode())
+
+
+def read_card(path: str | Path) -> dict[str, Any]:
+    """Read a card; {} when there is none or it is unreadable (a card is informative only)."""
+    try:
+        card = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+DRAWN_SEED = 20261129
+DRAWN_PER_CLASS = 100
+
+
+def drawn_inputs(n_per_class: int = DRAWN_PER_CLASS, seed: int = DRAWN_SEED
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Our drawn-digit test set, preprocessed like the app's canvas: (n, 784) float32, (n,)."""
+    return _drawn_inputs_cached(n_per_class, seed)
+
+
+def _drawn_inputs_cached(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    key = (n_per_class, seed)
+    if key not in _DRAWN_CACHE:
+        from .drawn import make_drawn_set
+        from .preprocess import preprocess_many
+
+        images, labels = make_drawn_set(n_per_class, seed)
+        X, _ = preprocess_many(images, strict=True)
+        X.setflags(write=False)
+        _DRAWN_CACHE[key] = (X, labels)
+    return _DRAWN_CACHE[key]
+
+
+_DRAWN_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def drawn_report(model: nn.Model, n_per_class: int = DRAWN_PER_CLASS, seed: int = DRAWN_SEED
+                 ) -> dict[str, Any]:
+    """``classification_report`` on the drawn-digit set, with how it was made."""
+    X, y = drawn_inputs(n_per_class, seed)
+    report = classification_report(model, X, y)
+    report["set"] = {"generator": "digits.drawn.make_drawn_set", "n_per_class": n_per_class,
+                     "seed": seed, "preprocessing": "digits.preprocess.preprocess"}
+    return report

@@ -1,0 +1,177 @@
+"""Training recipes and one training function shared by ``scripts/train.py`` and the app.
+
+A ``TrainConfig`` describes a run completely (architecture, optimiser, schedule, data size,
+augmentation, seed); ``train_model`` runs it on MNIST arrays with ``nn.fit`` and returns the
+model and its history. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+import nn
+
+from .augment import augment_batch
+
+N_CLASSES = 10
+INPUT_SIZE = 784
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run. The same config and seed give the same weights."""
+
+    arch: str = "mlp"  # "mlp" or "cnn"
+    conv: tuple[int, ...] = ()  # cnn only: filters of each 3x3 conv block (conv + 2x2 max-pool)
+    hidden: tuple[int, ...] = (256, 128)
+    activation: str = "relu"
+    output: str = "softmax"  # "softmax" (with cross-entropy) or "sigmoid" (with MSE, the blog's)
+    loss: str = "cross_entropy"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    schedule: str = "cosine"  # "cosine" decays lr to lr * min_lr_ratio over the run; "constant"
+    min_lr_ratio: float = 0.02
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    epochs: int = 20
+    limit: int | None = None  # use only the first N training images
+    validation: int = 5000  # hold out the last N of the 60 000 training images
+    augment: bool = True
+    augment_params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.arch not in ("mlp", "cnn"):
+            raise ValueError(f"arch expected 'mlp' or 'cnn'. Received: {self.arch!r}")
+        if not self.hidden or any(int(h) <= 0 for h in self.hidden):
+            raise ValueError(f"hidden expected positive layer widths. Received: {self.hidden!r}")
+        nn.get_activation(self.activation)
+        nn.get_loss(self.loss)
+        nn.get_optimizer(self.optimizer, self.lr)  # validates name and rate
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule expected 'cosine' or 'constant'. "
+                             f"Received: {self.schedule!r}")
+        for name in ("batch_size", "epochs"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} expected a positive integer. "
+                                 f"Received: {getattr(self, name)!r}")
+        if self.limit is not None and self.limit <= 0:
+            raise ValueError(f"limit expected a positive integer. Received: {self.limit!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["conv"] = list(self.conv)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        d["hidden"] = tuple(d.get("hidden", ()))
+        d["conv"] = tuple(d.get("conv", ()))
+        return cls(**d)
+
+
+RECIPES: dict[str, TrainConfig] = {
+    # The app's default model: good on MNIST and on drawings.
+    "mlp": TrainConfig(hidden=(512, 256), epochs=30, lr=1e-3, batch_size=128, augment=True),
+    # The blog's experiment, exactly: 128 relu + 10 sigmoid, MSE, SGD lr 0.01, batch 256,
+    # 5 epochs on all 60 000 training images, no augmentation.
+    "seed": TrainConfig(hidden=(128,), activation="relu", output="sigmoid", loss="mse",
+                        optimizer="sgd", lr=0.01, schedule="constant", batch_size=256, epochs=5,
+                        validation=0, augment=False),
+}
+
+
+def build_model(config: TrainConfig, name: str | None = None) -> nn.Model:
+    """The network a config describes: (n, 784) -> ... -> 10 outputs."""
+    if config.arch == "cnn":
+        return build_cnn(config, name)
+    layers: list[nn.Module] = [nn.Dense(int(h), config.activation) for h in config.hidden]
+    layers.append(nn.Dense(N_CLASSES, config.output))
+    return nn.Model(layers, input_shape=(INPUT_SIZE,), seed=config.seed, name=name)
+
+
+def build_cnn(config: TrainConfig, name: str | None = None) -> nn.Model:
+    """A small CNN: Reshape to (1, 28, 28), conv blocks, dense hidden layers, 10 outputs."""
+    raise NotImplementedError("the CNN arrives with nn's convolutional layers")
+
+
+def split_training_data(x_train: np.ndarray, y_train: np.ndarray, config: TrainConfig
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(n, 784) float32 images and (n,) labels -> (X, y, X_val, y_val) for a config.
+
+    The validation set is the last ``config.validation`` images; ``limit`` then takes the first
+    N of the rest."""
+    n_val = min(config.validation, len(x_train) // 5) if config.validation else 0
+    X, y = x_train[: len(x_train) - n_val], y_train[: len(y_train) - n_val]
+    X_val, y_val = x_train[len(x_train) - n_val :], y_train[len(y_train) - n_val :]
+    if config.limit is not None:
+        X, y = X[: config.limit], y[: config.limit]
+    return X, y, X_val, y_val
+
+
+@dataclass
+class TrainResult:
+    model: nn.Model
+    history: nn.History
+    seconds: float
+    examples: int
+    validation_examples: int
+
+
+def train_model(
+    config: TrainConfig,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    callback: Callable[[nn.Progress], bool | None] | None = None,
+    model: nn.Model | None = None,
+    verbose: bool = False,
+    name: str | None = None,
+) -> TrainResult:
+    """Train (a new model, or ``model`` in place) on MNIST-style data.
+
+    Args:
+        x_train: (n, 784) float32 in [0, 1]; y_train: (n,) integer labels.
+        callback: passed to ``nn.fit`` (return True to stop).
+        model: continue training this model instead of building one from the config.
+    Raises:
+        nn.TrainingDiverged when the loss becomes NaN/inf (the model keeps its last good weights).
+    """
+    X, y, X_val, y_val = split_training_data(x_train, y_train, config)
+    model = model if model is not None else build_model(config, name)
+    optimizer = nn.get_optimizer(config.optimizer, config.lr, weight_decay=config.weight_decay)
+    base_lr = config.lr
+    batches = -(-len(X) // config.batch_size)
+    total = batches * config.epochs
+
+    def on_progress(p: nn.Progress) -> bool | None:
+        if config.schedule == "cosine" and p.kind == "batch":
+            t = ((p.epoch - 1) * batches + p.batch) / total
+            cosine = 0.5 * (1 + math.cos(math.pi * t))
+            optimizer.learning_rate = base_lr * (config.min_lr_ratio
+                                                 + (1 - config.min_lr_ratio) * cosine)
+        return callback(p) if callback is not None else None
+
+    augment = partial(augment_batch, **config.augment_params) if config.augment else None
+    start = time.perf_counter()
+    history = nn.fit(
+        model, X, y, config.batch_size, config.epochs, config.lr,
+        optimizer=optimizer, loss=config.loss, seed=config.seed, verbose=verbose,
+        validation_data=(X_val, y_val) if len(X_val) else None,
+        callback=on_progress, augment=augment,
+    )
+    return TrainResult(model, history, time.perf_counter() - start, len(X), len(X_val))
+
+
+def with_overrides(config: TrainConfig, **overrides: Any) -> TrainConfig:
+    """A copy of config with the given (non-None) fields replaced."""
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,99 @@
+"""Benchmark: one training epoch of our NumPy MLP against the same model in PyTorch (CPU).
+
+784-256-128-10 relu, softmax cross-entropy, Adam lr 1e-3, batch 128, float32, 60 000 random
+examples. Runs alternate (ours, torch, ours, ...) so both see the same machine load, and the
+median ratio ours / torch is printed. Without PyTorch only our epoch time is printed.
+
+    python scripts/bench.py [--repeats 5] [--examples 60000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import nn
+
+HIDDEN = (256, 128)
+
+
+def numpy_epoch(X: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:
+    model = nn.Model([nn.Dense(h, "relu") for h in HIDDEN] + [nn.Dense(10, "softmax")],
+                     input_shape=(X.shape[1],), seed=seed)
+    start = time.perf_counter()
+    nn.fit(model, X, y, batch, 1, 1e-3, optimizer="adam", loss="cross_entropy", seed=seed,
+           verbose=False)
+    return time.perf_counter() - start
+
+
+def torch_epoch(X: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:
+    import torch
+
+    torch.manual_seed(seed)
+    layers: list = []
+    width = X.shape[1]
+    for h in HIDDEN:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        width = h
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    order = torch.randperm(len(Xt), generator=gen)
+    for i in range(0, len(Xt), batch):
+        idx = order[i : i + batch]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(Xt[idx]), yt[idx])
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--examples", type=int, default=60_000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    X = rng.random((args.examples, 784), dtype=np.float32)
+    y = rng.integers(0, 10, args.examples)
+    try:
+        import torch
+
+        print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
+    except ImportError:
+        torch = None
+        print("PyTorch is not importable: timing our epoch only.")
+    print(f"numpy {np.__version__}; {args.examples} examples, batch {args.batch_size}")
+    ours, theirs, ratios = [], [], []
+    numpy_epoch(X[:2048], y[:2048], args.batch_size, 0)  # warm-up
+    if torch is not None:
+        torch_epoch(X[:2048], y[:2048], args.batch_size, 0)
+    for r in range(args.repeats):
+        ours.append(numpy_epoch(X, y, args.batch_size, r))
+        line = f"run {r + 1}: numpy {ours[-1]:.2f} s"
+        if torch is not None:
+            theirs.append(torch_epoch(X, y, args.batch_size, r))
+            ratios.append(ours[-1] / theirs[-1])
+            line += f"  torch {theirs[-1]:.2f} s  ratio {ratios[-1]:.2f}"
+        print(line, flush=True)
+    print(f"median epoch: numpy {statistics.median(ours):.2f} s", end="")
+    if ratios:
+        print(f", torch {statistics.median(theirs):.2f} s; "
+              f"median ratio numpy/torch = {statistics.median(ratios):.2f} (target <= 0.6)")
+    else:
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
