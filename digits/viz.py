@@ -1,0 +1,130 @@
+"""Pictures of what the network does, as plain arrays and HTML (no Streamlit, no figures).
+
+Rendering NumPy arrays through a lookup table is fast enough for every stroke; matplotlib is
+used once, to read its colormaps.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from functools import lru_cache
+
+import numpy as np
+
+Array = np.ndarray
+
+
+@lru_cache(maxsize=8)
+def lookup_table(name: str) -> Array:
+    """A matplotlib colormap as a (256, 3) uint8 table."""
+    from matplotlib import colormaps
+
+    return (colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+
+
+def colorize(values: Array, cmap: str = "viridis", vmin: float | None = None,
+             vmax: float | None = None) -> Array:
+    """Map an array (H, W) to RGB (H, W, 3) uint8 through a colormap, scaled to [vmin, vmax]."""
+    values = np.asarray(values, dtype=np.float32)
+    lo = float(np.min(values)) if vmin is None else vmin
+    hi = float(np.max(values)) if vmax is None else vmax
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    idx = np.clip((values - lo) * scale, 0, 255).astype(np.uint8)
+    return lookup_table(cmap)[idx]
+
+
+def upscale(image: Array, factor: int) -> Array:
+    """Nearest-neighbour enlargement: (H, W[, C]) -> (H*f, W*f[, C]), crisp pixels."""
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """Rows and columns for n cells, about twice as wide as tall (fits a wide page)."""
+    target = max(1, round(math.sqrt(n / 2)))
+    for rows in range(target, max(1, target // 2) - 1, -1):
+        if n % rows == 0:  # an exact rectangle when one is close
+            return rows, n // rows
+    return target, math.ceil(n / target)
+
+
+def unit_grid(values: Array) -> Array:
+    """A layer's activations (n,) as a 2-D grid (rows, cols); missing cells are NaN."""
+    values = np.asarray(values, dtype=np.float32).ravel()
+    rows, cols = grid_shape(values.size)
+    grid = np.full(rows * cols, np.nan, dtype=np.float32)
+    grid[: values.size] = values
+    return grid.reshape(rows, cols)
+
+
+def heatmap(values: Array, cmap: str = "viridis", cell: int = 12,
+            vmin: float | None = None, vmax: float | None = None) -> Array:
+    """A grid of values (rows, cols) as an RGB picture, each cell ``cell`` pixels wide;
+    NaN cells are drawn white."""
+    finite = np.nan_to_num(values, nan=0.0)
+    rgb = colorize(finite, cmap, vmin, vmax)
+    rgb[np.isnan(values)] = 255
+    return upscale(rgb, cell)
+
+
+def mosaic(maps: Array, cols: int | None = None, gap: int = 1, fill: float = np.nan) -> Array:
+    """Feature maps (C, H, W) tiled into one (rows*(H+gap)-gap, cols*(W+gap)-gap) array."""
+    maps = np.asarray(maps, dtype=np.float32)
+    c, h, w = maps.shape
+    cols = cols or min(c, 8)
+    rows = math.ceil(c / cols)
+    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), fill, dtype=np.float32)
+    for i in range(c):
+        r, k = divmod(i, cols)
+        out[r * (h + gap) : r * (h + gap) + h, k * (w + gap) : k * (w + gap) + w] = maps[i]
+    return out
+
+
+def normalise_each(maps: Array) -> Array:
+    """Scale each map (C, H, W) to [0, 1] on its own, so weak maps stay visible."""
+    maps = np.asarray(maps, dtype=np.float32)
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    hi = maps.max(axis=(1, 2), keepdims=True)
+    return (maps - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+
+def saliency_rgb(gradient: Array, image: Array, cell: int = 8) -> Array:
+    """Signed input gradient (784,) drawn red (more ink here raises the score) and blue
+    (lowers it), over a faint grey copy of the 28x28 input. Returns (28*cell, 28*cell, 3)."""
+    g = np.asarray(gradient, dtype=np.float32).reshape(28, 28)
+    limit = float(np.abs(g).max()) or 1.0
+    rgb = colorize(g, "RdBu_r", -limit, limit).astype(np.float32)
+    ink = np.asarray(image, dtype=np.float32).reshape(28, 28)[..., None]
+    rgb = rgb * (1 - 0.35 * ink)  # darken where the digit is, so its shape shows through
+    return upscale(rgb.clip(0, 255).astype(np.uint8), cell)
+
+
+def digit_image(vector: Array, cell: int = 8) -> Array:
+    """The 28x28 network input (784,) in [0, 1] as a crisp grey picture, uint8."""
+    img = (np.asarray(vector, dtype=np.float32).reshape(28, 28) * 255).round().astype(np.uint8)
+    return upscale(img, cell)
+
+
+def probability_bars_html(probabilities: Array, labels: list[str] | None = None,
+                          accent: str = "#d62728") -> str:
+    """Ten horizontal bars as HTML (fast to render, readable from the back of a room);
+    the most probable class is highlighted."""
+    p = np.asarray(probabilities, dtype=np.float64).ravel()
+    labels = labels or [str(i) for i in range(p.size)]
+    top = int(p.argmax())
+    rows = []
+    for i, (label, value) in enumerate(zip(labels, p, strict=True)):
+        colour = accent if i == top else "#9aa5b1"
+        weight = "700" if i == top else "400"
+        rows.append(
+            f'<div class="pb-row" style="display:flex;align-items:center;gap:.5em;'
+            f'margin:2px 0;font-weight:{weight}">'
+            f'<span style="width:1.2em;text-align:right;font-size:1.1em">'
+            f"{html.escape(label)}</span>"
+            f'<span style="flex:1;background:#eef0f3;height:1.1em;border-radius:3px">'
+            f'<span style="display:block;height:100%;width:{value * 100:.1f}%;'
+            f'background:{colour};border-radius:3px"></span></span>'
+            f'<span style="width:3.6em;text-align:right;font-variant-numeric:tabular-nums">'
+            f"{value * 100:.1f}%</span></div>"
+        )
+    return '<div class="prob-bars" data-top="' + str(top) + '">' + "".join(rows) + "</div>"

@@ -1,0 +1,1 @@
+"""Streamlit pieces of the app (the only Streamlit code besides app.py)."""

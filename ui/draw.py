@@ -1,0 +1,107 @@
+"""The Draw tab: canvas -> preprocessing -> prediction, probabilities and every layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import nn
+from digits import viz
+from digits.inference import class_probabilities
+from digits.preprocess import Preprocessed, preprocess
+
+from . import canvas
+from .errors import friendly
+from .models import ModelEntry
+
+PROMPT = "Draw a digit from 0 to 9 in the black box. The network will tell you what it sees."
+
+
+def describe_layer(layer: nn.Module) -> str:
+    name = type(layer).__name__
+    act = getattr(layer, "activation", None)
+    size = getattr(layer, "neurons", None) or getattr(layer, "filters", None)
+    inner = ", ".join(str(x) for x in (size, act.name if act else None) if x is not None)
+    return f"{name}({inner})" if inner else name
+
+
+def show_prediction(probabilities: np.ndarray) -> None:
+    """The top digit as a metric, its confidence, and all ten probabilities as bars."""
+    digit = int(probabilities.argmax())
+    st.metric("Prediction", str(digit), delta=f"{probabilities[digit]:.0%} sure",
+              delta_color="off", delta_arrow="off")
+    st.markdown(viz.probability_bars_html(probabilities), unsafe_allow_html=True)
+
+
+def show_input(result: Preprocessed, saliency: np.ndarray) -> None:
+    """The 28x28 input the network sees and the saliency map over it."""
+    left, right = st.columns(2)
+    left.image(viz.digit_image(result.vector, 6), caption="What the network sees (28×28)")
+    right.image(viz.saliency_rgb(saliency, result.vector, 6),
+                caption="Saliency: red pixels push towards this digit, blue away")
+
+
+def show_preprocessing(result: Preprocessed) -> None:
+    steps = [("1. ink", result.ink), ("2. cropped", result.crop),
+             ("3. scaled to 20 px", result.scaled), ("4. centred in 28×28", result.centred)]
+    for col, (caption, img) in zip(st.columns(len(steps)), steps, strict=True):
+        if img is not None:
+            pic = (np.clip(img, 0, 1) * 255).astype(np.uint8)
+            factor = max(1, 112 // max(pic.shape))
+            col.image(viz.upscale(pic, factor), caption=caption)
+
+
+def show_layers(model: nn.Model, x: np.ndarray) -> None:
+    """Every layer's output for this drawing: dense layers as unit grids, conv layers as
+    feature maps; the output layer is the probability bars above."""
+    outputs = model.activations(x[None])
+    for i, (layer, out) in enumerate(zip(model.layers, outputs, strict=True)):
+        if i == len(model.layers) - 1 or type(layer).__name__ in ("Flatten", "Reshape"):
+            continue
+        a = out[0]
+        if a.ndim == 3:  # (C, H, W) feature maps
+            pic = viz.heatmap(viz.mosaic(viz.normalise_each(a)), "magma", cell=3, vmin=0,
+                              vmax=1)
+            text = f"{a.shape[0]} feature maps of {a.shape[1]}×{a.shape[2]}"
+        else:
+            pic = viz.heatmap(viz.unit_grid(a), "viridis", cell=10, vmin=0)
+            text = f"{int(np.count_nonzero(a > 0))} of {a.size} units active"
+        st.image(pic, caption=f"Layer {i + 1} · {describe_layer(layer)} · {text}")
+        if i <= 1 and hasattr(layer, "filters") and "W" in layer.params:
+            W = layer.params["W"]
+            st.image(viz.heatmap(viz.mosaic(W[:, 0]), "RdBu_r", cell=8),
+                     caption=f"The {W.shape[0]} filters of layer {i + 1}, "
+                             "as they look at the image")
+
+
+def draw_tab(entry: ModelEntry) -> None:
+    """The canvas and everything the network does with the drawing (one fragment, so a stroke
+    reruns only this part of the page)."""
+    version = st.session_state.get("canvas_version", 0)
+    col_canvas, col_pred, col_input = st.columns([1.05, 1, 1.25], gap="medium")
+    with col_canvas:
+        image = canvas.draw_canvas(f"canvas-{version}")
+        st.button("Clear", on_click=canvas.clear_canvas, key="clear", icon="🧽",
+                  help="Start again (the toolbar under the canvas also has undo)")
+    result = None
+    if image is not None:
+        with friendly("reading your drawing"):
+            result = preprocess(image)
+    if result is None or not result.ok:
+        st.session_state.pop("last_input", None)
+        speck = result is not None and result.bbox is not None  # some ink, but not a digit
+        col_pred.info(result.message if speck else PROMPT, icon="✏️")
+        return
+    x = result.vector
+    st.session_state["last_input"] = x
+    with friendly("running the network"):
+        probabilities = class_probabilities(entry.model, x[None])[0]
+        with col_pred:
+            show_prediction(probabilities)
+        saliency = entry.model.input_gradient(x[None], int(probabilities.argmax()))[0]
+        with col_input:
+            show_input(result, saliency.reshape(-1))
+        with st.expander("How your drawing becomes the network's 28×28 input"):
+            show_preprocessing(result)
+        st.subheader("Inside the network")
+        show_layers(entry.model, x)
