@@ -14,8 +14,13 @@ from ui import draw
 from ui.errors import friendly
 from ui.models import DEFAULT, available_models, shipped_models
 
-st.set_page_config(page_title="Draw a digit · watch the network think", page_icon="✏️",
-                   layout="wide")
+st.set_page_config(page_title="Draw a digit · watch the network think",
+                   page_icon="assets/icon.png", layout="wide")
+# Readable from the back of a room: a big prediction, bold labels.
+st.html("""<style>
+.st-key-prediction [data-testid="stMetricValue"] {
+  font-size: 6rem; font-weight: 700; line-height: 1.1; color: #d62728; }
+</style>""")
 
 
 def pick_model() -> draw.ModelEntry | None:
@@ -23,7 +28,7 @@ def pick_model() -> draw.ModelEntry | None:
     models = available_models()
     _, problems = shipped_models()
     for problem in problems:
-        st.sidebar.warning(problem, icon="⚠️")
+        st.sidebar.warning(problem, icon=":material/warning:")
     if not models:
         st.error("No model could be loaded. Run `make train` (or `python scripts/train.py`) "
                  "to create weights/mlp.npz, then reload this page.")
@@ -51,7 +56,7 @@ st.title("Draw a digit and watch the network think")
 with friendly("loading the networks"):
     active = pick_model()
     if active is not None:
-        tab_draw, tab_retrain = st.tabs(["✏️ Draw", "🔁 Retrain"])
+        tab_draw, tab_retrain = st.tabs([":material/draw: Draw", ":material/model_training: Retrain"])
         with tab_draw:
             st.fragment(draw.draw_tab)(active)
         with tab_retrain:

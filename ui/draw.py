@@ -28,8 +28,9 @@ def describe_layer(layer: nn.Module) -> str:
 def show_prediction(probabilities: np.ndarray) -> None:
     """The top digit as a metric, its confidence, and all ten probabilities as bars."""
     digit = int(probabilities.argmax())
-    st.metric("Prediction", str(digit), delta=f"{probabilities[digit]:.0%} sure",
-              delta_color="off", delta_arrow="off")
+    with st.container(key="prediction"):
+        st.metric("Prediction", str(digit), delta=f"{probabilities[digit]:.0%} sure",
+                  delta_color="off", delta_arrow="off")
     st.markdown(viz.probability_bars_html(probabilities), unsafe_allow_html=True)
 
 
@@ -81,7 +82,7 @@ def draw_tab(entry: ModelEntry) -> None:
     col_canvas, col_pred, col_input = st.columns([1.05, 1, 1.25], gap="medium")
     with col_canvas:
         image = canvas.draw_canvas(f"canvas-{version}")
-        st.button("Clear", on_click=canvas.clear_canvas, key="clear", icon="🧽",
+        st.button("Clear", on_click=canvas.clear_canvas, key="clear", icon=":material/ink_eraser:",
                   help="Start again (the toolbar under the canvas also has undo)")
     result = None
     if image is not None:
@@ -90,7 +91,7 @@ def draw_tab(entry: ModelEntry) -> None:
     if result is None or not result.ok:
         st.session_state.pop("last_input", None)
         speck = result is not None and result.bbox is not None  # some ink, but not a digit
-        col_pred.info(result.message if speck else PROMPT, icon="✏️")
+        col_pred.info(result.message if speck else PROMPT, icon=":material/draw:")
         return
     x = result.vector
     st.session_state["last_input"] = x

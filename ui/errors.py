@@ -20,4 +20,4 @@ def friendly(what: str) -> Iterator[None]:
         log.exception("error while %s", what)
         st.error(f"Something went wrong while {what}. The details are in the server log; "
                  "the rest of the page keeps working. Try again, or clear the canvas.",
-                 icon="⚠️")
+                 icon=":material/error:")
