@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import platform
@@ -82,16 +84,34 @@ def drawn_inputs(n_per_class: int = DRAWN_PER_CLASS, seed: int = DRAWN_SEED
 
 
 def _drawn_inputs_cached(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Generating and preprocessing 1 000 drawings takes tens of seconds, so the result is kept
+    in memory and in the data cache folder, keyed by the code that makes it."""
     key = (n_per_class, seed)
-    if key not in _DRAWN_CACHE:
-        from .drawn import make_drawn_set
-        from .preprocess import preprocess_many
+    if key in _DRAWN_CACHE:
+        return _DRAWN_CACHE[key]
+    from . import drawn, preprocess
+    from .data import cache_dir
 
-        images, labels = make_drawn_set(n_per_class, seed)
-        X, _ = preprocess_many(images, strict=True)
-        X.setflags(write=False)
-        _DRAWN_CACHE[key] = (X, labels)
-    return _DRAWN_CACHE[key]
+    code = hashlib.sha256(Path(drawn.__file__).read_bytes()
+                          + Path(preprocess.__file__).read_bytes()).hexdigest()[:16]
+    path = cache_dir() / f"drawn-{n_per_class}-{seed}-{code}.npz"
+    X = labels = None
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                X, labels = f["X"], f["labels"]
+        except (OSError, ValueError, KeyError):
+            X = None
+    if X is None or X.shape != (10 * n_per_class, 784):
+        images, labels = drawn.make_drawn_set(n_per_class, seed)
+        X, _ = preprocess.preprocess_many(images, strict=True)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, X=X, labels=labels)
+        with contextlib.suppress(OSError):  # a read-only cache folder only costs time
+            atomic_write_bytes(path, buffer.getvalue())
+    X.setflags(write=False)
+    _DRAWN_CACHE[key] = (X, labels)
+    return X, labels
 
 
 _DRAWN_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}

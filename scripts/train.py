@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idx-dir", type=Path, help="folder with the four MNIST idx files")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-drawn", action="store_true", help="skip the drawn-digit evaluation")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="one line per epoch instead of a progress bar")
     return p
 
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         result = train_model(config, x_train, y_train, callback=progress_bar(config, args.quiet),
-                             name=name)
+                             name=name, verbose=args.quiet)
     except nn.TrainingDiverged as exc:
         print(f"train.py: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,106 @@
+"""The page logic with Streamlit's AppTest (no browser); the canvas wrapper is patched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from digits.drawn import render_digit
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def canvas_with(digit: int | None, seed: int = 0) -> np.ndarray:
+    """A 280x280 RGBA canvas like st_canvas returns: white ink on an opaque black background."""
+    img = np.zeros((280, 280, 4), np.uint8)
+    img[..., 3] = 255
+    if digit is not None:
+        ink = render_digit(digit, np.random.default_rng(seed), appearance="gray",
+                           size=(280, 280), pen=20, height_frac=0.7)
+        if ink.mean() > 127:  # make it white on black
+            ink = 255 - ink
+        img[..., :3] = ink[..., None]
+    return img
+
+
+def run_app(image: np.ndarray | None, at: AppTest | None = None) -> AppTest:
+    with mock.patch("ui.canvas.draw_canvas", return_value=image):
+        return (at or AppTest.from_file(APP, default_timeout=60)).run()
+
+
+def metric(at: AppTest, label: str) -> str | None:
+    values = [m.value for m in at.metric if m.label == label]
+    return values[0] if values else None
+
+
+def test_empty_canvas_shows_a_prompt_and_no_prediction():
+    at = run_app(None)
+    assert not at.exception
+    assert metric(at, "Prediction") is None
+    assert any("Draw a digit" in i.value for i in at.info)
+
+
+def test_blank_canvas_after_clear_shows_the_prompt():
+    at = run_app(canvas_with(None))
+    assert not at.exception and metric(at, "Prediction") is None
+    assert any("Draw a digit" in i.value for i in at.info)
+
+
+def test_a_speck_is_not_a_digit():
+    img = canvas_with(None)
+    img[100:104, 100:104, :3] = 255
+    at = run_app(img)
+    assert not at.exception and metric(at, "Prediction") is None
+    assert any("speck" in i.value or "dot" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("digit", [0, 1, 3, 7])
+def test_a_drawn_digit_is_predicted(digit):
+    at = run_app(canvas_with(digit, seed=digit))
+    assert not at.exception
+    assert metric(at, "Prediction") == str(digit)
+    assert at.session_state["last_input"].shape == (784,)
+
+
+def test_switching_models_keeps_working():
+    at = run_app(canvas_with(7))
+    picker = at.sidebar.radio(key="model_key")
+    assert len(picker.options) >= 2, "expected at least two shipped models"
+    for option in picker.options:
+        picker.set_value(option)
+        at = run_app(canvas_with(7), at)
+        assert not at.exception
+        assert metric(at, "Prediction") is not None
+    assert any(m.label == "MNIST test" for m in at.sidebar.metric)
+
+
+def test_clear_button_mounts_a_fresh_canvas():
+    at = run_app(canvas_with(4))
+    assert "canvas_version" not in at.session_state
+    at.button(key="clear").click()
+    at = run_app(None, at)
+    assert at.session_state["canvas_version"] == 1
+    assert metric(at, "Prediction") is None
+
+
+def test_a_broken_model_file_is_reported_and_left_out(tmp_path, monkeypatch):
+    import shutil
+
+    import ui.models
+
+    weights = tmp_path / "weights"
+    shutil.copytree(ui.models.WEIGHTS, weights)
+    (weights / "mlp.npz").write_bytes(b"broken")
+    monkeypatch.setattr(ui.models, "WEIGHTS", weights)
+    ui.models.shipped_models.clear()
+    try:
+        at = run_app(canvas_with(1))
+        assert not at.exception
+        assert any("could not be loaded" in w.value for w in at.sidebar.warning)
+        assert metric(at, "Prediction") is not None  # falls back to another shipped model
+    finally:
+        ui.models.shipped_models.clear()
