@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 import nn
+from nn.layers import Conv2D, Flatten, MaxPool2D, Reshape
 
 from .augment import augment_batch
 
@@ -87,6 +88,12 @@ RECIPES: dict[str, TrainConfig] = {
     "seed": TrainConfig(hidden=(128,), activation="relu", output="sigmoid", loss="mse",
                         optimizer="sgd", lr=0.01, schedule="constant", batch_size=256, epochs=5,
                         validation=0, augment=False),
+    # A small CNN: two 3x3 conv + 2x2 max-pool blocks, one dense hidden layer (207k params).
+    # ~55 ms CPU per step (one BLAS thread; conv=(32, 64) costs ~2.4x as much); ~21-26 s per
+    # epoch on a quiet 2-core machine, up to ~90 s when it is shared. Measured: 99.26% MNIST
+    # test, 100% drawn digits, 845 s on a busy machine (OPENBLAS_NUM_THREADS=1).
+    "cnn": TrainConfig(arch="cnn", conv=(16, 32), hidden=(128,), epochs=15, lr=1e-3,
+                       batch_size=128, augment=True),
 }
 
 
@@ -100,8 +107,22 @@ def build_model(config: TrainConfig, name: str | None = None) -> nn.Model:
 
 
 def build_cnn(config: TrainConfig, name: str | None = None) -> nn.Model:
-    """A small CNN: Reshape to (1, 28, 28), conv blocks, dense hidden layers, 10 outputs."""
-    raise NotImplementedError("the CNN arrives with nn's convolutional layers")
+    """A small CNN: Reshape to (1, 28, 28), conv blocks, dense hidden layers, 10 outputs.
+
+    (n, 784) -> Reshape (n, 1, 28, 28) -> for each f in ``config.conv``: 3x3 "same" Conv2D with
+    f filters and ``config.activation``, then 2x2 MaxPool2D (28 -> 14 -> 7 ...) -> Flatten ->
+    Dense(h) for h in ``config.hidden`` -> Dense(10, ``config.output``)."""
+    if not config.conv:
+        raise ValueError(f"conv expected at least one filter count for arch='cnn'. "
+                         f"Received: conv={config.conv!r}")
+    layers: list[nn.Module] = [Reshape((1, 28, 28))]
+    for filters in config.conv:
+        layers += [Conv2D(int(filters), 3, padding="same", activation=config.activation),
+                   MaxPool2D(2)]
+    layers.append(Flatten())
+    layers += [nn.Dense(int(h), config.activation) for h in config.hidden]
+    layers.append(nn.Dense(N_CLASSES, config.output))
+    return nn.Model(layers, input_shape=(INPUT_SIZE,), seed=config.seed, name=name)
 
 
 def split_training_data(x_train: np.ndarray, y_train: np.ndarray, config: TrainConfig

@@ -128,14 +128,19 @@ class Model:
         pre-activation when ``from_logits``) through every layer, filling each layer's grads.
         Returns dX (batch, *input_shape) when ``need_input_grad``."""
         n = len(self.layers)
+        # Below the first layer with parameters (e.g. a Reshape before a Conv2D) nothing needs
+        # a gradient unless dX was asked for: stop there and skip that layer's dX.
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
         for i in range(n - 1, -1, -1):
             layer = self.layers[i]
-            need = i > 0 or need_input_grad
+            need = i > first or need_input_grad
             if i == n - 1 and from_logits:
                 assert isinstance(layer, Layer)
                 dY = layer.backward(dY, need, from_logits=True)
             else:
                 dY = layer.backward(dY, need)
+            if not need:
+                return None
         return dY
 
     def parameters(self) -> Iterator[tuple[str, Array, Array]]:
