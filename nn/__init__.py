@@ -6,7 +6,16 @@ Public names follow the blog this project grew from (``Layer``, ``Dense``, ``act
 
 from .activations import ACTIVATIONS, activations, get_activation
 from .io import ModelFileError
-from .layers import Dense, Layer, Module, layer_from_config
+from .layers import (
+    Conv2D,
+    Dense,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    Module,
+    Reshape,
+    layer_from_config,
+)
 from .losses import LOSSES, cross_entropy, d_mse, d_softmax_cross_entropy, get_loss, mse
 from .model import Model, as_one_hot
 from .optimizers import OPTIMIZERS, SGD, Adam, Momentum, Optimizer, get_optimizer
@@ -18,15 +27,19 @@ __all__ = [
     "OPTIMIZERS",
     "SGD",
     "Adam",
+    "Conv2D",
     "Dense",
+    "Flatten",
     "History",
     "Layer",
+    "MaxPool2D",
     "Model",
     "ModelFileError",
     "Module",
     "Momentum",
     "Optimizer",
     "Progress",
+    "Reshape",
     "TrainingDiverged",
     "activations",
     "as_one_hot",

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=sorted(RECIPES), default="mlp",
                    help="starting hyperparameters; the options below override them")
     p.add_argument("--hidden", type=parse_hidden, help="hidden layer widths, e.g. 256,128")
+    p.add_argument("--arch", choices=["mlp", "cnn"], help="network kind")
+    p.add_argument("--conv", type=parse_hidden,
+                   help="cnn: filters of each 3x3 conv + 2x2 max-pool block, e.g. 16,32")
     p.add_argument("--activation", choices=sorted(nn.ACTIVATIONS))
     p.add_argument("--optimizer", choices=sorted(nn.OPTIMIZERS))
     p.add_argument("--lr", type=float, help="learning rate")
@@ -97,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = with_overrides(
-            RECIPES[args.recipe], hidden=args.hidden, activation=args.activation,
+            RECIPES[args.recipe], arch=args.arch, conv=args.conv, hidden=args.hidden,
+            activation=args.activation,
             optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
             batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, limit=args.limit,
             validation=args.validation, augment=args.augment,
