@@ -104,3 +104,42 @@ def test_a_broken_model_file_is_reported_and_left_out(tmp_path, monkeypatch):
         assert metric(at, "Prediction") is not None  # falls back to another shipped model
     finally:
         ui.models.shipped_models.clear()
+
+
+def test_presentation_mode():
+    with mock.patch("ui.canvas.draw_canvas", return_value=canvas_with(7)) as fake:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["mode"] = "present"
+        at.run()
+    assert not at.exception
+    assert fake.call_args.kwargs["size"] == 420  # the big canvas
+    assert len(at.tabs) == 0  # no Retrain tab, no controls on the page
+    assert metric(at, "Prediction") is not None
+    at.button(key="exit_present").click()
+    at = run_app(canvas_with(7), at)
+    assert at.session_state["mode"] == "explore" and len(at.tabs) == 2
+
+
+def test_presentation_mode_clears_an_idle_drawing():
+    with mock.patch("ui.canvas.draw_canvas", return_value=canvas_with(7)):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["mode"] = "present"  # the browser test checks ?mode=present
+        at.session_state["idle"] = 10
+        at.run()
+        assert at.session_state["last_input"] is not None
+        assert "canvas_version" not in at.session_state
+        at.session_state["last_activity"] = 0.0  # nobody drew for a long time
+        at.run()
+    assert at.session_state["canvas_version"] == 1
+
+
+def test_presentation_mode_attract_loop_shows_a_sample_when_empty():
+    with mock.patch("ui.canvas.draw_canvas", return_value=None):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["mode"] = "present"
+        at.run()
+        at.session_state["last_activity"] = 0.0
+        at.run()
+    assert not at.exception
+    assert metric(at, "Prediction") is not None  # the sample digit's prediction
+    assert any("Draw a digit" in i.value for i in at.info)  # and the prompt to draw

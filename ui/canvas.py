@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 CANVAS_SIZE = 280  # px; 10x the 28x28 input, so a 20-px-tall digit box is about 200 px drawn
 PEN_WIDTH = 20  # px; after scaling a ~200 px digit to 20 px this is a 2 px MNIST-like stroke
@@ -16,6 +15,8 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH) -> np.n
     Returns:
         (size, size, 4) uint8 RGBA image, or None before the first stroke.
     """
+    from streamlit_drawable_canvas import st_canvas  # registers the component: needs a runtime
+
     result = st_canvas(
         fill_color="rgba(0, 0, 0, 0)",
         stroke_width=pen,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import streamlit as st
 
@@ -10,7 +12,7 @@ from digits import viz
 from digits.inference import class_probabilities
 from digits.preprocess import Preprocessed, preprocess
 
-from . import canvas
+from . import canvas, teach
 from .errors import friendly
 from .models import ModelEntry
 
@@ -52,7 +54,7 @@ def show_preprocessing(result: Preprocessed) -> None:
             col.image(viz.upscale(pic, factor), caption=caption)
 
 
-def show_layers(model: nn.Model, x: np.ndarray) -> None:
+def show_layers(model: nn.Model, x: np.ndarray, cell: int = 10) -> None:
     """Every layer's output for this drawing: dense layers as unit grids, conv layers as
     feature maps; the output layer is the probability bars above."""
     outputs = model.activations(x[None])
@@ -65,7 +67,7 @@ def show_layers(model: nn.Model, x: np.ndarray) -> None:
                               vmax=1)
             text = f"{a.shape[0]} feature maps of {a.shape[1]}×{a.shape[2]}"
         else:
-            pic = viz.heatmap(viz.unit_grid(a), "viridis", cell=10, vmin=0)
+            pic = viz.heatmap(viz.unit_grid(a), "viridis", cell=cell, vmin=0)
             text = f"{int(np.count_nonzero(a > 0))} of {a.size} units active"
         st.image(pic, caption=f"Layer {i + 1} · {describe_layer(layer)} · {text}")
         if i <= 1 and hasattr(layer, "filters") and "W" in layer.params:
@@ -75,25 +77,40 @@ def show_layers(model: nn.Model, x: np.ndarray) -> None:
                              "as they look at the image")
 
 
-def draw_tab(entry: ModelEntry) -> None:
-    """The canvas and everything the network does with the drawing (one fragment, so a stroke
-    reruns only this part of the page)."""
+def draw_tab(entry: ModelEntry, present: bool = False) -> None:
+    """The canvas and everything the network does with the drawing (run as a fragment, so a
+    stroke reruns only this part of the page). ``present``: bigger canvas, no expanders, and
+    an attract loop while the canvas is empty."""
     version = st.session_state.get("canvas_version", 0)
-    col_canvas, col_pred, col_input = st.columns([1.05, 1, 1.25], gap="medium")
+    size, pen = (420, 30) if present else (canvas.CANVAS_SIZE, canvas.PEN_WIDTH)
+    widths = [1.4, 1, 1.1] if present else [1.05, 1, 1.25]
+    col_canvas, col_pred, col_input = st.columns(widths, gap="medium")
     with col_canvas:
-        image = canvas.draw_canvas(f"canvas-{version}")
-        st.button("Clear", on_click=canvas.clear_canvas, key="clear", icon=":material/ink_eraser:",
+        image = canvas.draw_canvas(f"canvas-{version}", size=size, pen=pen)
+        st.button("Clear", on_click=canvas.clear_canvas, key="clear",
+                  icon=":material/ink_eraser:",
                   help="Start again (the toolbar under the canvas also has undo)")
     result = None
     if image is not None:
         with friendly("reading your drawing"):
             result = preprocess(image)
     if result is None or not result.ok:
-        st.session_state.pop("last_input", None)
+        if st.session_state.pop("last_input", None) is not None:
+            st.session_state["last_activity"] = time.time()
         speck = result is not None and result.bbox is not None  # some ink, but not a digit
-        col_pred.info(result.message if speck else PROMPT, icon=":material/draw:")
+        with col_pred:
+            st.info(result.message if speck else PROMPT, icon=":material/draw:")
+            if present and st.session_state.get("attract", True):
+                idle = time.time() - st.session_state.get("last_activity", 0.0)
+                if idle > 3.0:
+                    from .present import show_attract
+
+                    show_attract(entry)
         return
     x = result.vector
+    previous = st.session_state.get("last_input")
+    if previous is None or not np.array_equal(previous, x):
+        st.session_state["last_activity"] = time.time()
     st.session_state["last_input"] = x
     with friendly("running the network"):
         probabilities = class_probabilities(entry.model, x[None])[0]
@@ -102,7 +119,11 @@ def draw_tab(entry: ModelEntry) -> None:
         saliency = entry.model.input_gradient(x[None], int(probabilities.argmax()))[0]
         with col_input:
             show_input(result, saliency.reshape(-1))
-        with st.expander("How your drawing becomes the network's 28×28 input"):
-            show_preprocessing(result)
-        st.subheader("Inside the network")
-        show_layers(entry.model, x)
+            if present:
+                show_layers(entry.model, x, cell=7)
+        if not present:
+            with st.expander("How your drawing becomes the network's 28×28 input"):
+                show_preprocessing(result)
+            st.subheader("Inside the network")
+            show_layers(entry.model, x)
+            teach.label_control(x, int(probabilities.argmax()), col_pred)
