@@ -2,9 +2,11 @@
 
 784-256-128-10 relu, softmax cross-entropy, Adam lr 1e-3, batch 128, float32, 60 000 random
 examples. Runs alternate (ours, torch, ours, ...) so both see the same machine load, and the
-median ratio ours / torch is printed. Without PyTorch only our epoch time is printed.
+median ratio ours / torch is printed, once per thread count: both libraries get the same number
+of threads (OpenBLAS through threadpoolctl, torch.set_num_threads). Without PyTorch only our
+epoch time is printed.
 
-    python scripts/bench.py [--repeats 5] [--examples 60000]
+    python scripts/bench.py [--repeats 5] [--examples 60000] [--threads 1,2]
 """
 
 from __future__ import annotations
@@ -62,13 +64,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--examples", type=int, default=60_000)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", default="1,2", help="thread counts to compare, e.g. 1,2")
     args = parser.parse_args(argv)
+    for threads in (int(t) for t in args.threads.split(",")):
+        run(args, threads)
+    return 0
+
+
+def run(args: argparse.Namespace, threads: int) -> None:
+    """Alternate our epoch and PyTorch's with ``threads`` threads each; print the ratio."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+    print(f"--- {threads} thread(s) each")
     rng = np.random.default_rng(0)
     X = rng.random((args.examples, 784), dtype=np.float32)
     y = rng.integers(0, 10, args.examples)
     try:
         import torch
 
+        torch.set_num_threads(threads)
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     except ImportError:
         torch = None
@@ -92,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
               f"median ratio numpy/torch = {statistics.median(ratios):.2f} (target <= 0.6)")
     else:
         print()
-    return 0
 
 
 if __name__ == "__main__":
