@@ -27,12 +27,13 @@ run: setup
 present: setup
 	$(BIN)/streamlit run app.py -- --mode present
 
-# Debian's chromium for the browser tests (Playwright drives it; it cannot download its own).
+# Debian's chromium for the browser tests (Playwright drives it; it cannot download its own)
+# and Debian's nginx for the cluster test (run unprivileged on its own port by the test).
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "note: /usr/bin/chromium missing; install Debian's chromium for the browser tests"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx >/dev/null; \
+	  else echo "note: /usr/bin/chromium or /usr/sbin/nginx missing; install Debian's chromium and nginx for the browser tests"; fi; \
 	fi
 
 lint: setup-dev
@@ -45,8 +46,18 @@ test: setup-dev browser
 data: setup
 	$(BIN)/python -c "from digits.data import load_mnist; print(load_mnist().source)"
 
+# Retrain the shipped models (same seed, same weights) with their cards and plots.
+train: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python scripts/train.py --recipe mlp --out weights/mlp.npz
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python scripts/train.py --recipe cnn --out weights/cnn.npz
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python scripts/train.py --recipe seed --out weights/seed_recipe.npz
+
 bench: setup-dev
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_predict.py
+	$(BIN)/python scripts/bench_retrain.py
+	$(BIN)/python scripts/bench_cnn.py
+	$(BIN)/python scripts/bench_latency.py --compare app.py --label Prediction
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -51,8 +51,15 @@ def environment() -> dict[str, Any]:
         module = sys.modules.get(name)
         if module is not None:
             versions[name.lower() if name != "PIL" else "pillow"] = module.__version__
-    return {"versions": versions, "machine": {"cpus": os.cpu_count(),
-                                              "platform": platform.platform()}}
+    machine: dict[str, Any] = {"cpus": os.cpu_count(), "platform": platform.platform()}
+    try:
+        from threadpoolctl import threadpool_info
+
+        machine["blas_threads"] = [i["num_threads"] for i in threadpool_info()
+                                   if i.get("user_api") == "blas"]
+    except ImportError:
+        pass
+    return {"versions": versions, "machine": machine}
 
 
 def now_iso() -> str:
