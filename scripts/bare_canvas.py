@@ -16,7 +16,7 @@ st.set_page_config(page_title="Bare canvas", layout="centered")
 
 result = st_canvas(
     fill_color="rgba(0,0,0,0)",
-    stroke_width=22,
+    stroke_width=20,
     stroke_color="#FFFFFF",
     background_color="#000000",
     height=280,

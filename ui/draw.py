@@ -122,8 +122,11 @@ def draw_tab(entry: ModelEntry, present: bool = False) -> None:
             if present:
                 show_layers(entry.model, x, cell=7)
         if not present:
-            with st.expander("How your drawing becomes the network's 28×28 input"):
-                show_preprocessing(result)
+            steps = st.expander("How your drawing becomes the network's 28×28 input",
+                                key="steps", on_change="rerun")
+            if steps.open:  # drawn only when open: images cost time on every stroke
+                with steps:
+                    show_preprocessing(result)
             st.subheader("Inside the network")
             show_layers(entry.model, x)
             teach.label_control(x, int(probabilities.argmax()), col_pred)

@@ -1,0 +1,790 @@
+"""Load test: K browser sessions drawing digits at once against one Streamlit server.
+
+Usage (from the repo root, with the venv's python)::
+
+    python scripts/loadtest.py                          # 4 sessions, 60 s per page
+    python scripts/loadtest.py --sessions 8 --seconds 120
+    python scripts/loadtest.py --no-bare --seconds 10   # the app alone, quick
+    python scripts/loadtest.py --json > load.json       # machine-readable result
+    python scripts/loadtest.py --streamlit-option runner.postScriptGC=false   # try a setting
+
+What it does
+------------
+One server runs the app, another the bare canvas page (``scripts/bare_canvas.py``,
+the same canvas and nothing else). One headless Chromium opens ``K`` sessions
+(one browser context each) on *each* server up front; then the app's sessions
+and the bare page's sessions take turns drawing, in ``--rounds`` A/B/B/A chunks
+of ``T / rounds`` seconds, so both pages see the same machine load (the machine
+is shared and noisy: compare the two, not the absolute numbers). During its
+turn every session of a page loops independently:
+
+1. draw a random digit (one or two strokes, jittered) with the mouse;
+2. wait for the rerun the drawing triggers and record its latency, mouse-up ->
+   ``script_finished`` received (page clock, WebSocket probe from
+   ``tests/e2e/harness.py``; includes the canvas component's 200 ms debounce);
+3. clear the canvas with its toolbar's bin and wait for that rerun (untimed);
+4. pause 0.3-1.0 s, like a person looking at the result.
+
+Errors counted: Streamlit exceptions on the page (``stException``), the app's own
+error boxes (``st.error``), uncaught page errors, timeouts, reruns that did not
+finish ok (compile error), tracebacks in the server log, a server that died.
+Console errors are reported but not counted.
+
+The server's memory is sampled every 0.2 s from ``/proc`` (sum of the RSS of
+the Streamlit process and its children); the peak is reported in MB (MiB),
+with the main process's ``VmHWM`` as a cross-check between samples.
+
+The server's CPU time (user + system, from ``/proc``) during each page's turns,
+divided by its strokes, gives its cost per stroke: unlike the latencies it
+barely depends on what else the machine is doing.
+
+The latency is split into: mouse-up -> rerun requested (debounce + the PNG the
+canvas encodes, client side), requested -> started (the server receiving and
+scheduling the run: queueing), started -> finished (the script run itself,
+including waiting for the GIL behind other sessions, plus sending its output).
+
+Targets (2 cores, 4 sessions): zero errors; the app's p50 within 1.5x the bare
+page's; the server's peak memory under 1.5 GB. Exit status 1 when there were
+errors (with ``--strict`` also when a target is missed), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.e2e import harness  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
+DEFAULT_APP = "app.py"
+DEFAULT_BARE = "scripts/bare_canvas.py"
+
+TARGET_RATIO = 1.5  # app p50 / bare p50
+TARGET_PEAK_MB = 1536.0  # 1.5 GB (MiB)
+
+# Extra Chromium flags for load generation: K pages in one browser must all run
+# their timers (the canvas's 200 ms debounce) at full speed, visible or not.
+LOAD_ARGS = [
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
+EXCEPTION_SELECTOR = harness.EXCEPTION_SELECTOR
+APP_ERROR_SELECTOR = '[data-testid="stAlertContentError"]'
+IDLE_SELECTOR = (
+    f'{harness.APP_SELECTOR}[data-test-connection-state="CONNECTED"]'
+    ':is([data-test-script-state="notRunning"],[data-test-script-state="compilationError"])'
+)
+OK_STATUSES = (harness.SCRIPT_FINISHED_OK, harness.SCRIPT_FINISHED_FRAGMENT)
+
+# The run answering a drawing: the first rerun request sent at/after the last
+# pointerup since `since` (the canvas debounces, so an earlier stroke's request
+# always goes out before the last mouse-up), then the first run starting after
+# that request which finishes other than "stopped early for a rerun" (2).
+_STROKE_RUN_JS = """
+(since) => {
+  const p = window.__stProbe, ws = window.__stWs || [];
+  const ups = p.pointerUps.filter((t) => t >= since);
+  if (!ups.length) return null;
+  const up = Math.max(...ups);
+  const req = ws.find(([t, k]) => k === 'rerun' && t >= up);
+  if (!req) return null;
+  let start = null;
+  for (const [t, kind, status] of ws) {
+    if (t < req[0]) continue;
+    if (start === null) { if (kind === 'start') start = t; }
+    else if (kind === 'finish' && status !== 2) {
+      const app = document.querySelector('[data-testid="stApp"]');
+      const state = app && app.getAttribute('data-test-script-state');
+      if (['running', 'rerunRequested', 'stopRequested'].includes(state)) return null;
+      return {up, requested: req[0], start, end: t, status};
+    }
+  }
+  return null;
+}
+"""
+_RUN_AFTER_JS = "(since) => window.__stProbe.runAfter(since)"
+
+Point = tuple[float, float]
+
+# Digits in canvas pixels (280 x 280), drawn roughly as a person would.
+DIGITS: dict[str, list[list[Point]]] = {
+    "0": [[(140, 40), (95, 60), (75, 140), (95, 220), (140, 240), (185, 220), (205, 140),
+           (185, 60), (140, 40)]],
+    "1": [[(150, 40), (146, 100), (142, 170), (140, 240)]],
+    "2": [[(80, 80), (120, 45), (180, 50), (200, 100), (170, 150), (90, 230), (210, 230)]],
+    "3": [[(80, 55), (160, 45), (200, 85), (150, 135), (205, 180), (160, 235), (80, 225)]],
+    "4": [[(165, 40), (70, 170), (215, 170)], [(170, 60), (170, 245)]],
+    "5": [[(200, 45), (95, 45), (85, 130), (160, 120), (205, 170), (170, 230), (85, 225)]],
+    "6": [[(190, 45), (120, 80), (85, 160), (100, 225), (160, 235), (195, 190), (160, 145),
+           (95, 165)]],
+    "7": [[(70, 60), (140, 58), (210, 60), (180, 110), (150, 160), (125, 235)]],
+    "8": [[(180, 60), (140, 40), (95, 65), (110, 115), (175, 160), (185, 215), (140, 240),
+           (95, 215), (105, 160), (170, 115), (185, 65)]],
+    "9": [[(190, 90), (140, 45), (95, 75), (105, 120), (160, 125), (190, 90), (180, 170),
+           (160, 240)]],
+}
+
+
+def jittered(strokes: Sequence[Sequence[Point]], rng: random.Random) -> list[list[Point]]:
+    """The strokes moved by up to 15 px and scaled by 0.9-1.05 about the centre."""
+    dx, dy = rng.uniform(-15, 15), rng.uniform(-15, 15)
+    scale = rng.uniform(0.9, 1.05)
+    return [
+        [(140 + (x - 140) * scale + dx, 140 + (y - 140) * scale + dy) for x, y in stroke]
+        for stroke in strokes
+    ]
+
+
+# ----------------------------------------------------------------------- results
+
+
+@dataclass
+class StrokeSample:
+    """One drawing's rerun timings (ms, page clock, origin = last mouse-up)."""
+
+    session: int
+    digit: str
+    to_end: float  # mouse-up -> rerun finished: the latency
+    to_request: float  # mouse-up -> rerun requested (debounce + PNG encoding)
+    queue: float  # requested -> run started
+    run: float  # run started -> finished
+    status: int
+    at: float  # seconds since the load started (wall clock)
+
+
+@dataclass
+class LoadError:
+    """Something that went wrong in a session (or on the server)."""
+
+    session: int  # -1: the server
+    kind: str  # exception, app-error, pageerror, timeout, rerun-failed, browser, server
+    detail: str
+    at: float
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100, inclusive method); None for no values."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The median, or None for no values."""
+    return float(statistics.median(values)) if values else None
+
+
+@dataclass
+class TargetResult:
+    """The load against one page: samples, errors, memory."""
+
+    name: str
+    script: str
+    sessions: int
+    seconds: float  # drawing time for this page (all its chunks)
+    samples: list[StrokeSample] = field(default_factory=list)
+    strokes_per_session: list[int] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+    hwm_mb: float = 0.0
+    server_cpu_s: float = 0.0  # server CPU time during this page's drawing chunks
+
+    @property
+    def latencies(self) -> list[float]:
+        return [s.to_end for s in self.samples]
+
+    @property
+    def p50(self) -> float | None:
+        return median(self.latencies)
+
+    @property
+    def p95(self) -> float | None:
+        return percentile(self.latencies, 95)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline figures (ms, MB) as a plain dict."""
+        return {
+            "strokes": len(self.samples),
+            "strokes_per_second": len(self.samples) / self.seconds if self.seconds else 0.0,
+            "errors": len(self.errors),
+            "p50_ms": self.p50,
+            "p95_ms": self.p95,
+            "p50_to_request_ms": median([s.to_request for s in self.samples]),
+            "p50_queue_ms": median([s.queue for s in self.samples]),
+            "p95_queue_ms": percentile([s.queue for s in self.samples], 95),
+            "p50_run_ms": median([s.run for s in self.samples]),
+            "p95_run_ms": percentile([s.run for s in self.samples], 95),
+            "server_cpu_ms_per_stroke": (
+                1000 * self.server_cpu_s / len(self.samples) if self.samples else None
+            ),
+            "peak_rss_mb": self.peak_rss_mb,
+            "hwm_mb": self.hwm_mb,
+        }
+
+
+@dataclass
+class LoadResult:
+    """A whole load-test run: the app and (optionally) the bare page under the same load."""
+
+    sessions: int
+    seconds: float
+    rounds: int
+    app: TargetResult
+    bare: TargetResult | None = None
+    streamlit_options: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[LoadError]:
+        return [*self.app.errors, *(self.bare.errors if self.bare else [])]
+
+    @property
+    def ratio(self) -> float | None:
+        """App p50 / bare p50."""
+        if self.bare is None or not self.app.p50 or not self.bare.p50:
+            return None
+        return self.app.p50 / self.bare.p50
+
+    def targets(self) -> dict[str, bool | None]:
+        """Whether each target is met (None: not measured)."""
+        ratio = self.ratio
+        return {
+            "zero_errors": not self.errors,
+            f"p50_within_{TARGET_RATIO}x_bare": None if ratio is None else ratio <= TARGET_RATIO,
+            f"peak_under_{TARGET_PEAK_MB:.0f}_mb": self.app.peak_rss_mb < TARGET_PEAK_MB,
+        }
+
+    def to_dict(self, samples: bool = False) -> dict[str, Any]:
+        """JSON-ready summary (with every sample and error when ``samples``)."""
+        out: dict[str, Any] = {
+            "sessions": self.sessions,
+            "seconds": self.seconds,
+            "rounds": self.rounds,
+            "streamlit_options": self.streamlit_options,
+            "errors": len(self.errors),
+            "ratio_p50": self.ratio,
+            "targets": self.targets(),
+        }
+        for target in (self.app, self.bare):
+            if target is None:
+                continue
+            entry: dict[str, Any] = {
+                "script": target.script,
+                "strokes_per_session": target.strokes_per_session,
+                **target.summary(),
+                "error_list": [asdict(e) for e in target.errors],
+                "console_errors": target.console_errors[:20],
+            }
+            if samples:
+                entry["samples"] = [asdict(s) for s in target.samples]
+            out[target.name] = entry
+        return out
+
+
+# ------------------------------------------------------------------------ memory
+
+
+def _children_map() -> dict[int, list[int]]:
+    """ppid -> [pid] for every process visible in /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # comm may contain spaces and parentheses: fields resume after the last ')'.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    children = _children_map()
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def _status_kb(pid: int, key: str) -> int:
+    """A ``kB`` field (VmRSS, VmHWM) of /proc/PID/status; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by ``pid`` and its descendants, seconds."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class MemorySampler:
+    """Samples the RSS of a process tree every ``interval`` s in a thread; keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_kb = 0
+        self.hwm_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"mem-{pid}", daemon=True)
+
+    def sample(self) -> int:
+        """Current RSS of the tree (kB); updates the peaks."""
+        pids = process_tree(self.pid)
+        rss = sum(_status_kb(p, "VmRSS") for p in pids)
+        self.peak_kb = max(self.peak_kb, rss)
+        self.hwm_kb = max(self.hwm_kb, _status_kb(self.pid, "VmHWM"))
+        return rss
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+    @property
+    def hwm_mb(self) -> float:
+        return self.hwm_kb / 1024
+
+
+# ----------------------------------------------------------------- browser side
+
+
+@dataclass
+class _Session:
+    """One browser context + page on one page under test."""
+
+    index: int
+    target: TargetResult
+    url: str
+    page: Page
+    rng: random.Random
+    t0: float  # wall clock origin of the whole load
+    strokes: int = 0
+    alive: bool = True
+
+    def error(self, kind: str, detail: str) -> None:
+        self.target.errors.append(
+            LoadError(self.index, kind, detail[:500], time.monotonic() - self.t0)
+        )
+
+
+async def _open(page: Page, url: str, timeout_ms: float) -> None:
+    """Load the page with the WebSocket hook; wait for idle, the canvas, install the probe."""
+    await page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
+    await page.wait_for_selector(IDLE_SELECTOR, state="attached", timeout=timeout_ms)
+    await page.locator(harness.CANVAS_SELECTOR).first.wait_for(
+        state="visible", timeout=timeout_ms
+    )
+    await page.evaluate(harness._PROBE_JS, list(harness.BUSY_STATES))
+
+
+async def _draw(page: Page, strokes: Sequence[Sequence[Point]], steps: int = 4) -> None:
+    """Draw strokes (canvas pixels) with the mouse, like ``harness.draw_strokes``."""
+    canvas = page.locator(harness.CANVAS_SELECTOR).first
+    await canvas.scroll_into_view_if_needed()
+    box = await canvas.bounding_box()
+    if box is None:
+        raise RuntimeError("canvas is not visible")
+    width, height = await canvas.evaluate("c => [c.width, c.height]")
+    sx, sy = box["width"] / width, box["height"] / height
+    for stroke in strokes:
+        x0, y0 = stroke[0]
+        await page.mouse.move(box["x"] + x0 * sx, box["y"] + y0 * sy)
+        await page.mouse.down()
+        for x, y in stroke[1:]:
+            await page.mouse.move(box["x"] + x * sx, box["y"] + y * sy, steps=steps)
+        await page.mouse.up()
+
+
+async def _page_errors_shown(page: Page) -> tuple[int, int]:
+    """(Streamlit exceptions, app error boxes) currently on the page."""
+    return (
+        await page.locator(EXCEPTION_SELECTOR).count(),
+        await page.locator(APP_ERROR_SELECTOR).count(),
+    )
+
+
+async def _one_stroke(session: _Session, timeout_ms: float, record: bool) -> None:
+    """Draw a digit, time its rerun, check the page, clear the canvas."""
+    page = session.page
+    digit = session.rng.choice(sorted(DIGITS))
+    since = float(await page.evaluate("performance.now()"))
+    await _draw(page, jittered(DIGITS[digit], session.rng))
+    handle = await page.wait_for_function(
+        _STROKE_RUN_JS, arg=since, timeout=timeout_ms, polling=50
+    )
+    run = await handle.json_value()
+    exceptions, app_errors = await _page_errors_shown(page)
+    if exceptions:
+        session.error("exception", f"{exceptions} stException on the page after a {digit}")
+    if app_errors:
+        texts = await page.locator(APP_ERROR_SELECTOR).all_inner_texts()
+        session.error("app-error", " | ".join(texts))
+    if run["status"] not in OK_STATUSES:
+        session.error("rerun-failed", f"script finished with status {run['status']}")
+    elif record:
+        session.strokes += 1
+        session.target.samples.append(
+            StrokeSample(
+                session=session.index,
+                digit=digit,
+                to_end=run["end"] - run["up"],
+                to_request=run["requested"] - run["up"],
+                queue=run["start"] - run["requested"],
+                run=run["end"] - run["start"],
+                status=int(run["status"]),
+                at=time.monotonic() - session.t0,
+            )
+        )
+    # Clear (untimed) so the next digit lands on an empty canvas.
+    since = float(await page.evaluate("performance.now()"))
+    await page.locator(harness.CANVAS_RESET_SELECTOR).first.click(timeout=timeout_ms)
+    await page.wait_for_function(_RUN_AFTER_JS, arg=since, timeout=timeout_ms, polling=50)
+
+
+async def _session_loop(session: _Session, deadline: float, timeout_ms: float) -> None:
+    """Draw digits until ``deadline`` (loop clock); recover from failures by reloading."""
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+    loop = asyncio.get_running_loop()
+    while session.alive and loop.time() < deadline:
+        try:
+            await _one_stroke(session, timeout_ms, record=True)
+        except PlaywrightTimeoutError as exc:
+            session.error("timeout", str(exc).splitlines()[0])
+        except PlaywrightError as exc:
+            session.error("browser", str(exc).splitlines()[0])
+        else:
+            await asyncio.sleep(session.rng.uniform(0.3, 1.0))
+            continue
+        try:  # start again from a fresh page
+            await _open(session.page, session.url, timeout_ms)
+        except PlaywrightError as exc:
+            session.error("browser", f"could not reload: {str(exc).splitlines()[0]}")
+            session.alive = False
+
+
+async def _new_session(
+    browser: Browser, target: TargetResult, url: str, index: int, seed: int, t0: float,
+    timeout_ms: float,
+) -> _Session:
+    """A fresh context on ``url``, loaded, warmed up with one untimed digit.
+
+    A session that fails to get there is returned dead, with the error recorded.
+    """
+    from playwright.async_api import Error as PlaywrightError
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    await page.add_init_script(harness._WS_HOOK_JS)  # before the app's WebSocket
+    session = _Session(index, target, url, page, random.Random(seed * 1000 + index), t0)
+    page.on("pageerror", lambda exc: session.error("pageerror", str(exc)))
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error":
+            target.console_errors.append(f"session {index}: {msg.text}"[:300])
+
+    page.on("console", on_console)
+    try:
+        await _open(page, url, timeout_ms * 2)
+        await _one_stroke(session, timeout_ms, record=False)
+    except PlaywrightError as exc:  # TimeoutError is a subclass
+        session.error("timeout" if "Timeout" in type(exc).__name__ else "browser",
+                      f"opening: {str(exc).splitlines()[0]}")
+        session.alive = False
+    return session
+
+
+def schedule(rounds: int, n_targets: int) -> list[int]:
+    """Chunk order: A B B A A B ... (each target ``rounds`` times); just A for one target."""
+    order: list[int] = []
+    for r in range(rounds):
+        block = list(range(n_targets))
+        order.extend(block if r % 2 == 0 else block[::-1])
+    return order
+
+
+async def _drive(
+    pages: list[tuple[TargetResult, str, int]],
+    *,
+    sessions: int,
+    seconds: float,
+    rounds: int,
+    seed: int,
+    timeout_ms: float,
+    headless: bool,
+    progress: bool,
+) -> None:
+    """Open every session, then let each page's sessions draw in turn."""
+    from playwright.async_api import async_playwright
+
+    t0 = time.monotonic()
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=harness.CHROMIUM_PATH,
+            headless=headless,
+            args=[*harness.CHROMIUM_ARGS, *LOAD_ARGS],
+        )
+        try:
+            opened: list[list[_Session]] = []
+            for target, url, _pid in pages:
+                # Two at a time: opening is not measured, but should not time out.
+                gate = asyncio.Semaphore(2)
+
+                async def open_one(i: int, target: TargetResult = target, url: str = url,
+                                   gate: asyncio.Semaphore = gate) -> _Session:
+                    async with gate:
+                        return await _new_session(browser, target, url, i, seed, t0, timeout_ms)
+
+                opened.append(list(await asyncio.gather(*(open_one(i) for i in range(sessions)))))
+            loop = asyncio.get_running_loop()
+            for chunk, which in enumerate(schedule(rounds, len(pages))):
+                target, _url, pid = pages[which]
+                if progress:
+                    print(f"[{time.monotonic() - t0:6.1f}s] chunk {chunk + 1}: {target.script}, "
+                          f"{sessions} sessions x {seconds / rounds:.0f} s", file=sys.stderr)
+                deadline = loop.time() + seconds / rounds
+                cpu = tree_cpu_seconds(pid)
+                await asyncio.gather(
+                    *(_session_loop(s, deadline, timeout_ms) for s in opened[which])
+                )
+                target.server_cpu_s += tree_cpu_seconds(pid) - cpu
+            for (target, _, _), group in zip(pages, opened, strict=True):
+                target.strokes_per_session = [s.strokes for s in group]
+        finally:
+            await browser.close()
+
+
+def _server_problems(server: harness.StreamlitServer, target: TargetResult, t0: float) -> None:
+    """Record a dead server and tracebacks in its log as errors."""
+    if server.process.poll() is not None:
+        target.errors.append(LoadError(-1, "server", f"exited with {server.process.returncode}",
+                                       time.monotonic() - t0))
+    log = server.log(tail=10_000_000)
+    count = log.count("Traceback (most recent call last)")
+    if count:
+        first = log[log.index("Traceback (most recent call last)"):][:1500]
+        target.errors.append(LoadError(-1, "server", f"{count} traceback(s) in the server log; "
+                                       f"first:\n{first}", time.monotonic() - t0))
+
+
+def run_load(
+    app: str | Path = DEFAULT_APP,
+    bare: str | Path | None = DEFAULT_BARE,
+    *,
+    sessions: int = 4,
+    seconds: float = 60.0,
+    rounds: int = 2,
+    seed: int = 0,
+    timeout_s: float = 30.0,
+    headless: bool = True,
+    progress: bool = False,
+    streamlit_options: Sequence[str] = (),
+) -> LoadResult:
+    """Run the load test; see the module docstring. Paths are relative to the repo root.
+
+    ``seconds`` is the drawing time per page, split into ``rounds`` chunks that
+    alternate with the other page's. ``bare=None`` loads the app alone.
+    ``streamlit_options`` (``"section.name=value"``) go to both servers' command lines.
+    """
+    if sessions < 1 or seconds <= 0 or rounds < 1:
+        raise ValueError("need sessions >= 1, seconds > 0, rounds >= 1")
+    server_args: list[str] = []
+    for option in streamlit_options:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise ValueError(f"streamlit option {option!r} is not section.name=value")
+        server_args += [f"--{key}", value]
+    scripts = [("app", Path(app))] + ([("bare", Path(bare))] if bare is not None else [])
+    results = {
+        name: TargetResult(name, str(script), sessions, float(seconds)) for name, script in scripts
+    }
+    t0 = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, harness.StreamlitServer] = {}
+        samplers: dict[str, MemorySampler] = {}
+        for name, script in scripts:
+            path = script if script.is_absolute() else REPO_ROOT / script
+            servers[name] = stack.enter_context(
+                harness.streamlit_server(path, extra_args=server_args)
+            )
+            samplers[name] = stack.enter_context(MemorySampler(servers[name].process.pid))
+        pages = [(results[name], servers[name].url, servers[name].process.pid)
+                 for name, _ in scripts]
+        failure: list[BaseException] = []
+
+        def drive() -> None:  # own thread: a fresh asyncio loop, whatever the caller runs
+            try:
+                asyncio.run(_drive(pages, sessions=sessions, seconds=seconds, rounds=rounds,
+                                   seed=seed, timeout_ms=timeout_s * 1000, headless=headless,
+                                   progress=progress))
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=drive, name="loadtest")
+        worker.start()
+        worker.join()
+        if failure:
+            raise failure[0]
+        for name, _ in scripts:
+            samplers[name].sample()
+            results[name].peak_rss_mb = samplers[name].peak_mb
+            results[name].hwm_mb = samplers[name].hwm_mb
+            _server_problems(servers[name], results[name], t0)
+    return LoadResult(sessions, float(seconds), rounds, results["app"], results.get("bare"),
+                      list(streamlit_options))
+
+
+# ----------------------------------------------------------------------- report
+
+
+def _ms(value: float | None) -> str:
+    return "    n/a" if value is None else f"{value:7.0f}"
+
+
+def report(result: LoadResult) -> str:
+    """Human-readable report."""
+    lines = [
+        f"load test: {result.sessions} sessions per page, {result.seconds:.0f} s per page in "
+        f"{result.rounds} round(s) (pages alternate), one headless Chromium"
+        + (f"; servers run with {' '.join(result.streamlit_options)}"
+           if result.streamlit_options else ""),
+        "latency = mouse-up -> rerun finished (ms, includes the canvas's 200 ms debounce);",
+        "  split: mouse-up -> requested | requested -> started (queue) | started -> finished (run)",
+        "  cpu/str: the server's CPU time per stroke (its rerun, the clear's, the page's requests)",
+        f"{'page':26} {'strokes':>7} {'/s':>5} {'errors':>6} {'p50':>7} {'p95':>7} "
+        f"{'->req':>7} {'queue50':>7} {'queue95':>7} {'run50':>7} {'run95':>7} {'peakMB':>7} "
+        f"{'cpu/str':>7}",
+    ]
+    for target in (result.app, result.bare):
+        if target is None:
+            continue
+        s = target.summary()
+        lines.append(
+            f"{target.script:26} {s['strokes']:7d} {s['strokes_per_second']:5.2f} "
+            f"{s['errors']:6d} {_ms(s['p50_ms'])} {_ms(s['p95_ms'])} "
+            f"{_ms(s['p50_to_request_ms'])} {_ms(s['p50_queue_ms'])} {_ms(s['p95_queue_ms'])} "
+            f"{_ms(s['p50_run_ms'])} {_ms(s['p95_run_ms'])} {s['peak_rss_mb']:7.0f} "
+            f"{_ms(s['server_cpu_ms_per_stroke'])}"
+        )
+        lines.append(f"{'':26} strokes per session {target.strokes_per_session}; "
+                     f"VmHWM {target.hwm_mb:.0f} MB; console errors {len(target.console_errors)}")
+        for text in sorted(set(target.console_errors))[:3]:
+            lines.append(f"{'':26} console: {text}")
+    if result.ratio is not None:
+        lines.append(f"p50 ratio app / bare: {result.ratio:.2f}x")
+    for error in result.errors[:20]:
+        where = "server" if error.session < 0 else f"session {error.session}"
+        lines.append(f"ERROR [{error.at:6.1f}s] {where} {error.kind}: {error.detail}")
+    if len(result.errors) > 20:
+        lines.append(f"... and {len(result.errors) - 20} more errors")
+    lines.append("targets:")
+    for name, met in result.targets().items():
+        verdict = "not measured" if met is None else ("met" if met else "NOT MET")
+        lines.append(f"  {name:28} {verdict}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=4, help="concurrent sessions (4)")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="drawing time per page, seconds (60)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="chunks per page, alternating app/bare A B B A ... (2)")
+    parser.add_argument("--app", default=DEFAULT_APP, help=f"app script ({DEFAULT_APP})")
+    parser.add_argument("--bare", default=DEFAULT_BARE,
+                        help=f"baseline page with the same canvas ({DEFAULT_BARE})")
+    parser.add_argument("--no-bare", action="store_true", help="load the app alone")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (digits, pauses)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds before a rerun counts as timed out (30)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as JSON on stdout (progress goes to stderr)")
+    parser.add_argument("--samples", action="store_true", help="with --json: every sample too")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a target is missed, not only on errors")
+    parser.add_argument("--headed", action="store_true", help="show the browser")
+    parser.add_argument("--streamlit-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Streamlit config option for both servers, e.g. "
+                        "runner.postScriptGC=false (repeatable)")
+    args = parser.parse_args(argv)
+    reason = harness.browser_unavailable_reason()
+    if reason is not None:
+        parser.error(reason)
+    try:
+        result = run_load(args.app, None if args.no_bare else args.bare,
+                          sessions=args.sessions, seconds=args.seconds, rounds=args.rounds,
+                          seed=args.seed, timeout_s=args.timeout, headless=not args.headed,
+                          progress=True, streamlit_options=args.streamlit_option)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.json:
+        print(json.dumps(result.to_dict(samples=args.samples), indent=2))
+    else:
+        print(report(result))
+    if result.errors:
+        return 1
+    if args.strict and not all(v is not False for v in result.targets().values()):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
