@@ -12,7 +12,6 @@ epoch time is printed.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchlib import alternate
+
 import nn
 
 HIDDEN = (256, 128)
@@ -89,25 +90,12 @@ def run(args: argparse.Namespace, threads: int) -> None:
         torch = None
         print("PyTorch is not importable: timing our epoch only.")
     print(f"numpy {np.__version__}; {args.examples} examples, batch {args.batch_size}")
-    ours, theirs, ratios = [], [], []
     numpy_epoch(X[:2048], y[:2048], args.batch_size, 0)  # warm-up
     if torch is not None:
         torch_epoch(X[:2048], y[:2048], args.batch_size, 0)
-    for r in range(args.repeats):
-        ours.append(numpy_epoch(X, y, args.batch_size, r))
-        line = f"run {r + 1}: numpy {ours[-1]:.2f} s"
-        if torch is not None:
-            theirs.append(torch_epoch(X, y, args.batch_size, r))
-            ratios.append(ours[-1] / theirs[-1])
-            line += f"  torch {theirs[-1]:.2f} s  ratio {ratios[-1]:.2f}"
-        print(line, flush=True)
-    print(f"median epoch: numpy {statistics.median(ours):.2f} s", end="")
-    if ratios:
-        print(f", torch {statistics.median(theirs):.2f} s; "
-              f"median ratio numpy/torch = {statistics.median(ratios):.2f} (target <= 0.6)")
-    else:
-        print()
-
+    alternate(lambda r: numpy_epoch(X, y, args.batch_size, r),
+              None if torch is None else lambda r: torch_epoch(X, y, args.batch_size, r),
+              args.repeats, "s", target=0.6)
 
 if __name__ == "__main__":
     raise SystemExit(main())

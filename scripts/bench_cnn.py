@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchlib import alternate
+
 import nn
 from digits.recipes import RECIPES, build_cnn, with_overrides
 
@@ -122,25 +123,15 @@ def main(argv: list[str] | None = None) -> int:
         print("PyTorch is not importable: timing our step only.")
     print(f"numpy {np.__version__}; conv {args.conv}, hidden {args.hidden}, "
           f"batch {args.batch_size}, {args.steps} steps per run")
-    ours, theirs, ratios = [], [], []
     warm = slice(0, 4 * args.batch_size)
     numpy_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
     if torch is not None:
         torch_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
-    for r in range(args.repeats):
-        ours.append(numpy_step_ms(X, y, args.batch_size, args.conv, args.hidden, r))
-        line = f"run {r + 1}: numpy {ours[-1]:.1f} ms/step"
-        if torch is not None:
-            theirs.append(torch_step_ms(X, y, args.batch_size, args.conv, args.hidden, r))
-            ratios.append(ours[-1] / theirs[-1])
-            line += f"  torch {theirs[-1]:.1f} ms/step  ratio {ratios[-1]:.2f}"
-        print(line, flush=True)
-    print(f"median step: numpy {statistics.median(ours):.1f} ms", end="")
-    if ratios:
-        print(f", torch {statistics.median(theirs):.1f} ms; "
-              f"median ratio numpy/torch = {statistics.median(ratios):.2f} (target <= 1.5)")
-    else:
-        print()
+    alternate(
+        lambda r: numpy_step_ms(X, y, args.batch_size, args.conv, args.hidden, r),
+        None if torch is None
+        else lambda r: torch_step_ms(X, y, args.batch_size, args.conv, args.hidden, r),
+        args.repeats, "ms/step", target=1.5)
     return 0
 
 
