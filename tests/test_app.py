@@ -143,3 +143,13 @@ def test_presentation_mode_attract_loop_shows_a_sample_when_empty():
     assert not at.exception
     assert metric(at, "Prediction") is not None  # the sample digit's prediction
     assert any("Draw a digit" in i.value for i in at.info)  # and the prompt to draw
+
+
+def test_default_network_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DIGITS_DEFAULT_MODEL", "cnn")
+    at = run_app(canvas_with(7))
+    assert not at.exception and at.session_state["model_key"] == "cnn"
+    assert metric(at, "Prediction") == "7"
+    monkeypatch.setenv("DIGITS_DEFAULT_MODEL", "nope")
+    at = run_app(canvas_with(7))
+    assert at.session_state["model_key"] == "mlp"

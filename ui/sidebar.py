@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import streamlit as st
@@ -84,7 +85,10 @@ def pick_model() -> ModelEntry | None:
         return None
     keys = list(models)
     if st.session_state.get("model_key") not in models:
-        st.session_state["model_key"] = DEFAULT if DEFAULT in models else keys[0]
+        # ?model=cnn (or DIGITS_DEFAULT_MODEL=cnn for the server) picks the first network.
+        wanted = _from_url("model", str, os.environ.get("DIGITS_DEFAULT_MODEL", DEFAULT))
+        st.session_state["model_key"] = next(
+            (k for k in (wanted, DEFAULT) if k in models), keys[0])
     key = st.sidebar.radio("Network", keys, format_func=lambda k: models[k].label,
                            key="model_key")
     entry = models[key]
