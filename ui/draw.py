@@ -39,8 +39,11 @@ def show_prediction(probabilities: np.ndarray) -> None:
 def show_input(result: Preprocessed, saliency: np.ndarray) -> None:
     """The 28x28 input the network sees and the saliency map over it."""
     left, right = st.columns(2)
-    left.image(viz.digit_image(result.vector, 6), caption="What the network sees (28×28)")
-    right.image(viz.saliency_rgb(saliency, result.vector, 6),
+    # Native-size pictures, enlarged by the browser with crisp pixels (see PIXELATED_CSS):
+    # encoding small PNGs keeps every stroke's rerun short.
+    left.image(viz.digit_image(result.vector, 1), caption="What the network sees (28×28)",
+               width="stretch")
+    right.image(viz.saliency_rgb(saliency, result.vector, 1), width="stretch",
                 caption="Saliency: red pixels push towards this digit, blue away")
 
 
@@ -50,8 +53,7 @@ def show_preprocessing(result: Preprocessed) -> None:
     for col, (caption, img) in zip(st.columns(len(steps)), steps, strict=True):
         if img is not None:
             pic = (np.clip(img, 0, 1) * 255).astype(np.uint8)
-            factor = max(1, 112 // max(pic.shape))
-            col.image(viz.upscale(pic, factor), caption=caption)
+            col.image(pic, caption=caption, width=112 * pic.shape[1] // max(pic.shape))
 
 
 def show_layers(model: nn.Model, x: np.ndarray, cell: int = 10) -> None:
@@ -63,16 +65,19 @@ def show_layers(model: nn.Model, x: np.ndarray, cell: int = 10) -> None:
             continue
         a = out[0]
         if a.ndim == 3:  # (C, H, W) feature maps
-            pic = viz.heatmap(viz.mosaic(viz.normalise_each(a)), "magma", cell=3, vmin=0,
+            pic = viz.heatmap(viz.mosaic(viz.normalise_each(a)), "magma", cell=1, vmin=0,
                               vmax=1)
+            width = pic.shape[1] * 3
             text = f"{a.shape[0]} feature maps of {a.shape[1]}×{a.shape[2]}"
         else:
-            pic = viz.heatmap(viz.unit_grid(a), "viridis", cell=cell, vmin=0)
+            pic = viz.heatmap(viz.unit_grid(a), "viridis", cell=1, vmin=0)
+            width = pic.shape[1] * cell
             text = f"{int(np.count_nonzero(a > 0))} of {a.size} units active"
-        st.image(pic, caption=f"Layer {i + 1} · {describe_layer(layer)} · {text}")
+        st.image(pic, caption=f"Layer {i + 1} · {describe_layer(layer)} · {text}", width=width)
         if i <= 1 and hasattr(layer, "filters") and "W" in layer.params:
             W = layer.params["W"]
-            st.image(viz.heatmap(viz.mosaic(W[:, 0]), "RdBu_r", cell=8),
+            filters = viz.heatmap(viz.mosaic(W[:, 0]), "RdBu_r", cell=1)
+            st.image(filters, width=filters.shape[1] * 8,
                      caption=f"The {W.shape[0]} filters of layer {i + 1}, "
                              "as they look at the image")
 

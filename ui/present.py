@@ -19,6 +19,7 @@ ATTRACT_PERIOD = 4.0  # seconds per sample in the attract loop
 ATTRACT_AFTER = 3.0  # seconds of an empty canvas before the attract loop starts
 
 BASE_CSS = """<style>
+[data-testid="stImage"] img { image-rendering: pixelated; }
 .st-key-prediction [data-testid="stMetricValue"] {
   font-size: 6rem; font-weight: 700; line-height: 1.1; color: #d62728; }
 </style>"""
