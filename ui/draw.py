@@ -61,7 +61,10 @@ def show_layers(model: nn.Model, x: np.ndarray, cell: int = 10) -> None:
     feature maps; the output layer is the probability bars above."""
     outputs = model.activations(x[None])
     for i, (layer, out) in enumerate(zip(model.layers, outputs, strict=True)):
-        if i == len(model.layers) - 1 or type(layer).__name__ in ("Flatten", "Reshape"):
+        # Skip the output (it is the bars above) and layers that only reshape or subsample
+        # (a max-pool map is its conv map, smaller): fewer pictures, a quicker stroke.
+        if i == len(model.layers) - 1 or type(layer).__name__ in ("Flatten", "Reshape",
+                                                                  "MaxPool2D"):
             continue
         a = out[0]
         if a.ndim == 3:  # (C, H, W) feature maps
