@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchlib import alternate
+from benchlib import alternate, torch_train_seconds
 
 import nn
 
@@ -45,19 +45,7 @@ def torch_epoch(X: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:
         layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
         width = h
     model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(seed)
-    start = time.perf_counter()
-    order = torch.randperm(len(Xt), generator=gen)
-    for i in range(0, len(Xt), batch):
-        idx = order[i : i + batch]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(Xt[idx]), yt[idx])
-        loss.backward()
-        opt.step()
-    return time.perf_counter() - start
+    return torch_train_seconds(model, X, y, batch, seed)[0]
 
 
 def main(argv: list[str] | None = None) -> int:

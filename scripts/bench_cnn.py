@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchlib import alternate
+from benchlib import alternate, torch_train_seconds
 
 import nn
 from digits.recipes import RECIPES, build_cnn, with_overrides
@@ -77,22 +77,8 @@ def torch_step_ms(X: np.ndarray, y: np.ndarray, batch: int, conv: tuple[int, ...
     import torch
 
     torch.manual_seed(seed)
-    model = torch_model(conv, hidden)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(seed)
-    start = time.perf_counter()
-    order = torch.randperm(len(Xt), generator=gen)
-    steps = 0
-    for i in range(0, len(Xt), batch):
-        idx = order[i : i + batch]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(Xt[idx]), yt[idx])
-        loss.backward()
-        opt.step()
-        steps += 1
-    return (time.perf_counter() - start) * 1e3 / steps
+    seconds, steps = torch_train_seconds(torch_model(conv, hidden), X, y, batch, seed)
+    return seconds * 1e3 / steps
 
 
 def main(argv: list[str] | None = None) -> int:
