@@ -9,7 +9,7 @@ import streamlit as st
 
 import nn
 from digits import viz
-from digits.inference import class_probabilities
+from digits.inference import as_probabilities
 from digits.preprocess import Preprocessed, preprocess
 
 from . import canvas, teach
@@ -56,10 +56,9 @@ def show_preprocessing(result: Preprocessed) -> None:
             col.image(pic, caption=caption, width=112 * pic.shape[1] // max(pic.shape))
 
 
-def show_layers(model: nn.Model, x: np.ndarray, cell: int = 10) -> None:
-    """Every layer's output for this drawing: dense layers as unit grids, conv layers as
-    feature maps; the output layer is the probability bars above."""
-    outputs = model.activations(x[None])
+def show_layers(model: nn.Model, outputs: list[np.ndarray], cell: int = 10) -> None:
+    """Every layer's output for this drawing (``model.activations`` of one input): dense
+    layers as unit grids, conv layers as feature maps; the output layer is the bars above."""
     for i, (layer, out) in enumerate(zip(model.layers, outputs, strict=True)):
         # Skip the output (it is the bars above) and layers that only reshape or subsample
         # (a max-pool map is its conv map, smaller): fewer pictures, a quicker stroke.
@@ -121,14 +120,15 @@ def draw_tab(entry: ModelEntry, present: bool = False) -> None:
         st.session_state["last_activity"] = time.time()
     st.session_state["last_input"] = x
     with friendly("running the network"):
-        probabilities = class_probabilities(entry.model, x[None])[0]
+        outputs = entry.model.activations(x[None])  # one forward pass serves every view
+        probabilities = as_probabilities(entry.model, outputs[-1])[0]
         with col_pred:
             show_prediction(probabilities)
         saliency = entry.model.input_gradient(x[None], int(probabilities.argmax()))[0]
         with col_input:
             show_input(result, saliency.reshape(-1))
             if present:
-                show_layers(entry.model, x, cell=7)
+                show_layers(entry.model, outputs, cell=7)
         if not present:
             steps = st.expander("How your drawing becomes the network's 28×28 input",
                                 key="steps", on_change="rerun")
@@ -136,5 +136,5 @@ def draw_tab(entry: ModelEntry, present: bool = False) -> None:
                 with steps:
                     show_preprocessing(result)
             st.subheader("Inside the network")
-            show_layers(entry.model, x)
+            show_layers(entry.model, outputs)
             teach.label_control(x, int(probabilities.argmax()), col_pred)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from digits.card import DRAWN_SEED
 from digits.drawn import make_drawn_samples
+from digits.inference import class_probabilities
 from digits.preprocess import preprocess
 
 from . import canvas, draw
@@ -56,7 +57,7 @@ def show_attract(entry: ModelEntry) -> None:
     image, vector = samples[attract_index() % len(samples)]
     st.session_state["attract_shown"] = attract_index()
     st.image(image, width=200, caption="While nobody draws: a sample digit")
-    probabilities = draw.class_probabilities(entry.model, vector[None])[0]
+    probabilities = class_probabilities(entry.model, vector[None])[0]
     draw.show_prediction(probabilities)
 
 
