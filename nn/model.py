@@ -12,6 +12,7 @@ import numpy as np
 from .io import ModelFileError, load_arrays, save_arrays
 from .layers import Layer, Module, layer_from_config
 from .losses import get_loss
+from .parameters import FlatParameters
 
 Array = np.ndarray
 
@@ -149,6 +150,16 @@ class Model:
             for name, param in layer.params.items():
                 yield f"layers.{i}.{name}", param, layer.grads[name]
 
+    def flat_parameters(self) -> FlatParameters:
+        """Every parameter in one contiguous vector and every gradient in another, each layer's
+        arrays being views into them (packed on first use, and again after a layer's weights
+        were replaced). Training uses this so the optimiser makes a few long passes."""
+        owners = [(f"layers.{i}", layer.params, layer.grads) for i, layer in enumerate(self.layers)]
+        flat = self.__dict__.get("_flat")
+        if flat is None or not flat.intact(owners):
+            flat = self._flat = FlatParameters.pack(owners, self.dtype)
+        return flat
+
     def clear_cache(self) -> None:
         for layer in self.layers:
             layer.clear_cache()
@@ -228,12 +239,15 @@ class Model:
             twin.grads = {k: np.empty_like(v) for k, v in layer.params.items()}
             twin.clear_cache()
             clone.layers.append(twin)
+        clone.__dict__.pop("_flat", None)
         return clone
 
     def copy(self) -> Model:
         """An independent deep copy (weights included, caches dropped)."""
         self.clear_cache()
-        return copy.deepcopy(self)
+        twin = copy.deepcopy(self)
+        twin.__dict__.pop("_flat", None)  # the twin's arrays are no longer views of one vector
+        return twin
 
     # --- description --------------------------------------------------------------------------
     def count_params(self) -> int:

@@ -1,9 +1,10 @@
 """Optimisers: SGD, momentum and Adam, with per-parameter state and optional L2 weight decay.
 
-An optimiser updates parameters in place in ``step(items)``, where ``items`` is a list of
-``(key, param, grad)`` triples (key is a stable name such as ``"layers.0.W"``). Layers only
-compute gradients; the optimiser alone changes weights. Weight decay adds ``weight_decay * W``
-to the gradient of weight matrices (not of biases).
+An optimiser updates parameters in place in ``step(params)``, where ``params`` is a list of
+``(key, param, grad)`` triples (key is a stable name such as ``"layers.0.W"``) or a model's
+``FlatParameters`` (every parameter in one vector: the same update in a few long NumPy passes,
+which is what ``fit`` uses). Layers only compute gradients; the optimiser alone changes weights.
+Weight decay adds ``weight_decay * W`` to the gradient of weight matrices (not of biases).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from .parameters import FlatParameters, ParamItem
+
 Array = np.ndarray
-ParamItem = tuple[str, Array, Array]
 
 
 def _check_rate(value: Any, name: str, owner: str, *, allow_zero: bool = False) -> float:
@@ -43,18 +45,38 @@ class Optimizer:
             return grad + self.weight_decay * param
         return grad
 
-    def step(self, items: list[ParamItem]) -> None:
-        """Update every parameter in place from its gradient."""
+    def step(self, params: list[ParamItem] | FlatParameters) -> None:
+        """Update every parameter in place from its gradient: ``params`` is a list of
+        (key, param, grad) or a model's ``flat_parameters()`` (all of them in one vector)."""
         self.iterations += 1
-        for key, param, grad in items:
+        self._begin_step()
+        if isinstance(params, FlatParameters):
+            self._update("flat", params.values, self._flat_gradient(params))
+            return
+        for key, param, grad in params:
             self._update(key, param, self._gradient(key, param, grad))
+
+    def _begin_step(self) -> None:
+        """Per-step constants (Adam's bias correction)."""
+
+    def _flat_gradient(self, flat: FlatParameters) -> Array:
+        if not self.weight_decay:
+            return flat.grads
+        grad = self._buffer("flat", "decayed", flat.grads)
+        np.copyto(grad, flat.grads)
+        decay = flat.values.dtype.type(self.weight_decay)
+        for span in flat.weight_slices:
+            grad[span] += decay * flat.values[span]
+        return grad
 
     def _update(self, key: str, param: Array, grad: Array) -> None:
         raise NotImplementedError
 
     def _buffer(self, key: str, slot: str, like: Array) -> Array:
+        """Per-parameter state (zeros at first; again zeros if the parameter changed shape)."""
         slots = self.state.setdefault(key, {})
-        if slot not in slots:
+        if slot not in slots or slots[slot].shape != like.shape \
+                or slots[slot].dtype != like.dtype:
             slots[slot] = np.zeros_like(like)
         return slots[slot]
 
@@ -114,34 +136,32 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.epsilon = _check_rate(epsilon, "epsilon", "Adam")
 
-    def step(self, items: list[ParamItem]) -> None:
-        self.iterations += 1
+    def _begin_step(self) -> None:
+        # The state holds m / (1 - beta1) and v / (1 - beta2) (sums of g and g*g decayed by the
+        # betas), which saves two passes per step; those factors and the bias corrections
+        # 1 - beta**t are folded into one step size and epsilon. With k = sqrt((1 - b2^t) /
+        # (1 - b2)), lr * m_hat / (sqrt(v_hat) + eps) = step * m_sum / (sqrt(v_sum) + eps * k)
+        # where step = lr * (1 - b1) / (1 - b1^t) * k: Algorithm 1 of Kingma & Ba (eps added to
+        # sqrt(v_hat)), up to float rounding.
         t = self.iterations
-        # Bias correction folded into the step size and epsilon (Kingma & Ba, section 2).
-        self._lr_t = self.learning_rate * np.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
-        self._eps_t = self.epsilon * np.sqrt(1.0 - self.beta2**t)
-        for key, param, grad in items:
-            self._update(key, param, self._gradient(key, param, grad))
+        k = np.sqrt((1.0 - self.beta2**t) / (1.0 - self.beta2))
+        self._step_size = self.learning_rate * (1.0 - self.beta1) / (1.0 - self.beta1**t) * k
+        self._eps_t = self.epsilon * k
 
     def _update(self, key: str, param: Array, grad: Array) -> None:
         f = param.dtype.type
         m = self._buffer(key, "m", param)
         v = self._buffer(key, "v", param)
         tmp = self._buffer(key, "tmp", param)
-        # m = b1 * m + (1 - b1) * g
-        m *= f(self.beta1)
-        np.multiply(grad, f(1.0 - self.beta1), out=tmp)
-        m += tmp
-        # v = b2 * v + (1 - b2) * g * g
-        v *= f(self.beta2)
+        m *= f(self.beta1)  # m_sum = b1 * m_sum + g
+        m += grad
+        v *= f(self.beta2)  # v_sum = b2 * v_sum + g * g
         np.multiply(grad, grad, out=tmp)
-        tmp *= f(1.0 - self.beta2)
         v += tmp
-        # W -= lr_t * m / (sqrt(v) + eps_t)
-        np.sqrt(v, out=tmp)
+        np.sqrt(v, out=tmp)  # W -= step * m_sum / (sqrt(v_sum) + eps_t)
         tmp += f(self._eps_t)
         np.divide(m, tmp, out=tmp)
-        tmp *= f(self._lr_t)
+        tmp *= f(self._step_size)
         param -= tmp
 
     def get_config(self) -> dict[str, Any]:

@@ -147,16 +147,15 @@ def fit(
         as_one_hot(y_val, classes, len(X_val))  # validate now, not after the first epoch
 
     rng = np.random.default_rng(seed)
-    items = list(model.parameters())
-    last_good = [param.copy() for _, param, _ in items]
+    params = model.flat_parameters()  # every weight in one vector: a few long optimiser passes
+    last_good = params.values.copy()
     history = History()
     n = len(X)
     batches = -(-n // batch_size)
     start = time.perf_counter()
 
     def diverged(epoch: int, batch: int) -> TrainingDiverged:
-        for (_, param, _), good in zip(items, last_good, strict=True):
-            np.copyto(param, good)
+        np.copyto(params.values, last_good)
         model.clear_cache()
         return TrainingDiverged(
             f"Training diverged at epoch {epoch}, batch {batch}: the loss became NaN or "
@@ -186,9 +185,8 @@ def fit(
             correct += int(np.count_nonzero(Y.argmax(axis=1) == labels[idx]))
             seen += m
             model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
-            for (_, param, _), good in zip(items, last_good, strict=True):
-                np.copyto(good, param)
-            opt.step(items)
+            np.copyto(last_good, params.values)
+            opt.step(params)
             history.steps += 1
             if callback is not None and callback(Progress(
                 "batch", epoch, epochs, b + 1, batches, loss_sum / seen, correct / seen,
@@ -196,7 +194,7 @@ def fit(
             )):
                 history.stopped = True
                 break
-        if not all(np.isfinite(param).all() for _, param, _ in items):
+        if not np.isfinite(params.values).all():
             raise diverged(epoch, b + 1)
         if history.stopped:
             break
