@@ -186,7 +186,10 @@ class Layer(Module):
             X = X.astype(self.dtype)
         Z = X @ self.params["W"]
         Z += self.params["B"]
-        A = self.activation.fn(Z)
+        if self.activation.name == "relu" and not pre_activation:
+            A = np.maximum(Z, 0, out=Z)  # in place: A > 0 exactly where Z > 0 (all backward needs)
+        else:
+            A = self.activation.fn(Z)
         if training:
             self._cache = (X, Z, A)
         return Z if pre_activation else A
@@ -200,7 +203,8 @@ class Layer(Module):
         X, Z, A = self._cache
         dZ = dY if from_logits else self.activation.backward(Z, A, dY)
         np.matmul(X.T, dZ, out=self.grads["W"])
-        np.sum(dZ, axis=0, keepdims=True, out=self.grads["B"])
+        # column sums as a matrix product: several times faster than sum(axis=0)
+        np.matmul(np.ones((1, len(dZ)), dtype=dZ.dtype), dZ, out=self.grads["B"])
         if not need_input_grad:
             return None
         return dZ @ self.params["W"].T

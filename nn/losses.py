@@ -58,12 +58,30 @@ def cross_entropy(P: Array, target: Array, Z: Array | None = None) -> Array:
     return -np.sum(target * np.log(np.maximum(P, np.finfo(P.dtype).tiny)), axis=1)
 
 
+def sparse_cross_entropy(P: Array, labels: Array, Z: Array | None = None) -> Array:
+    """``cross_entropy`` for integer labels (batch,): -log P[i, labels[i]], (batch,).
+
+    Reads one probability per example instead of a one-hot product. Where a probability is
+    below the smallest normal float (underflow) and logits Z are given, that batch's losses are
+    computed from Z instead (logsumexp(Z) - Z[i, label]), which stays exact and finite."""
+    rows = np.arange(len(labels))
+    picked = P[rows, labels]
+    tiny = np.finfo(P.dtype).tiny
+    if Z is not None and picked.min() < tiny:
+        return logsumexp(Z) - Z[rows, labels]
+    return -np.log(np.maximum(picked, tiny))
+
+
 def d_softmax_cross_entropy(P: Array, target: Array) -> Array:
     """Gradient of the *batch mean* cross-entropy with respect to the softmax's logits.
 
     Softmax and cross-entropy are fused: the gradient is simply ``(P - target) / batch``.
-    Returns (batch, classes).
+    ``target`` is one-hot (batch, classes) or integer labels (batch,). Returns (batch, classes).
     """
+    if target.ndim == 1:
+        G = P * P.dtype.type(1.0 / len(P))
+        G[np.arange(len(P)), target] -= P.dtype.type(1.0 / len(P))
+        return G
     return (P - target) / P.shape[0]
 
 
@@ -74,7 +92,8 @@ class Loss:
     ``value`` is the batch mean of the per-example losses. ``gradient`` is what back-propagation
     starts from: with respect to the model output for ``mse`` (gradient of the batch *sum*, the
     blog's convention), and with respect to the logits of the softmax output layer for
-    ``cross_entropy`` (gradient of the batch *mean*, fused: ``(P - target) / batch``).
+    ``cross_entropy`` (gradient of the batch *mean*, fused: ``(P - target) / batch``; its target
+    may also be integer labels (batch,), which is cheaper than one-hot rows).
     """
 
     name: str
@@ -83,6 +102,8 @@ class Loss:
     def value(self, Y: Array, target: Array, Z: Array | None = None) -> float:
         if self.name == "mse":
             return float(np.mean(mse(Y, target)))
+        if target.ndim == 1:
+            return float(np.mean(sparse_cross_entropy(Y, target, Z)))
         return float(np.mean(cross_entropy(Y, target, Z)))
 
     def gradient(self, Y: Array, target: Array) -> Array:

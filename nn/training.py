@@ -127,13 +127,17 @@ def fit(
     """
     batch_size = _positive_int(batch_size, "batch_size")
     epochs = _positive_int(epochs, "epochs")
-    X = model._prepare(check_finite_array(X, "X")).astype(model.dtype, copy=False)
+    X = model._prepare(X).astype(model.dtype, copy=False)  # checked: numeric, finite, shape
     classes = model.output_shape[0] if model.output_shape else None
     T = as_one_hot(targets, classes, len(X)).astype(model.dtype, copy=False)
     check_finite_array(T, "targets")
     labels = T.argmax(axis=1)
     loss_fn = get_loss(loss)
     fused = loss_fn.fused_with is not None
+    # Cross-entropy against exact one-hot rows needs only the labels (cheaper per batch);
+    # soft targets keep their rows.
+    if fused and (np.ndim(targets) == 1 or np.array_equal(T, as_one_hot(labels, T.shape[1]))):
+        T = labels
     if fused and model.output_activation != loss_fn.fused_with:
         raise ValueError(
             f"fit: loss={loss!r} expected a model whose last layer has activation "
@@ -173,6 +177,7 @@ def fit(
             idx = order[b * batch_size : (b + 1) * batch_size]
             Xb = X[idx]
             Tb = T[idx]
+            labels_b = Tb if Tb.ndim == 1 else labels[idx]
             if augment is not None:
                 Xb = augment(Xb, rng)
             Y = model.forward(Xb, training=True)
@@ -182,7 +187,7 @@ def fit(
                 raise diverged(epoch, b + 1)
             m = len(idx)
             loss_sum += batch_loss * m
-            correct += int(np.count_nonzero(Y.argmax(axis=1) == labels[idx]))
+            correct += int(np.count_nonzero(Y.argmax(axis=1) == labels_b))
             seen += m
             model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
             np.copyto(last_good, params.values)

@@ -6,7 +6,7 @@ from gradcheck import assert_fit_step_matches_numerical, numerical_gradient, rel
 
 import nn
 from nn.activations import ACTIVATIONS, get_activation, relu, sigmoid, softmax
-from nn.losses import cross_entropy, d_mse, d_softmax_cross_entropy, mse
+from nn.losses import cross_entropy, d_mse, d_softmax_cross_entropy, mse, sparse_cross_entropy
 
 TOL = 1e-6
 rng = np.random.default_rng(0)
@@ -65,6 +65,48 @@ def test_cross_entropy_from_logits_equals_from_probabilities():
     Z = rng.standard_normal((5, 10))
     T = nn.as_one_hot(rng.integers(0, 10, 5), 10)
     np.testing.assert_allclose(cross_entropy(softmax(Z), T, Z), cross_entropy(softmax(Z), T))
+
+
+def test_cross_entropy_with_integer_labels_matches_one_hot_and_its_gradient():
+    Z = rng.standard_normal((6, 10)) * 3
+    labels = rng.integers(0, 10, 6)
+    T = nn.as_one_hot(labels, 10).astype(np.float64)
+    P = softmax(Z)
+    np.testing.assert_allclose(sparse_cross_entropy(P, labels, Z), cross_entropy(P, T, Z))
+    numeric = numerical_gradient(lambda: float(np.mean(sparse_cross_entropy(softmax(Z), labels))),
+                                 Z)
+    assert relative_error(d_softmax_cross_entropy(P, labels), numeric) < TOL
+    loss = nn.get_loss("cross_entropy")
+    assert loss.value(P, labels, Z) == pytest.approx(loss.value(P, T, Z), rel=1e-12)
+    np.testing.assert_allclose(loss.gradient(P, labels), loss.gradient(P, T))
+
+
+def test_cross_entropy_with_labels_stays_exact_where_probabilities_underflow():
+    Z = np.array([[0.0, 200.0], [3.0, 1.0]], dtype=np.float32)  # P[0, 0] = exp(-200) -> 0
+    labels = np.array([0, 0])
+    losses = sparse_cross_entropy(softmax(Z), labels, Z)
+    assert np.isfinite(losses).all()
+    np.testing.assert_allclose(losses, [200.0, np.log1p(np.exp(-2.0))], rtol=1e-6)
+
+
+def test_fit_gives_the_same_weights_for_labels_and_one_hot_targets():
+    X = rng.standard_normal((24, 7))
+    labels = rng.integers(0, 3, 24)
+    models = [_small_model("softmax") for _ in range(2)]
+    for model, targets in zip(models, (labels, nn.as_one_hot(labels, 3)), strict=True):
+        nn.fit(model, X, targets, 8, 2, 0.01, optimizer="adam", loss="cross_entropy", seed=4,
+               verbose=False)
+    for (key, p, _), (_, q, _) in zip(models[0].parameters(), models[1].parameters(),
+                                      strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-6, atol=1e-7, err_msg=key)
+    soft = 0.8 * nn.as_one_hot(labels, 3) + 0.2 / 3  # soft targets keep their rows
+    model = _small_model("softmax")
+    untrained = _small_model("softmax")
+    hidden = untrained.layers[:-1]
+    logits = untrained.layers[-1].forward(nn.Model(hidden).forward(X), pre_activation=True)
+    expected = float(np.mean(cross_entropy(softmax(logits), soft, logits)))
+    history = nn.fit(model, X, soft, 24, 1, 0.01, loss="cross_entropy", verbose=False)
+    assert history.loss[0] == pytest.approx(expected, rel=1e-12)  # one full batch: before the step
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
