@@ -51,7 +51,11 @@ class Optimizer:
         self.iterations += 1
         self._begin_step()
         if isinstance(params, FlatParameters):
-            self._update("flat", params.values, self._flat_gradient(params))
+            # double-buffered (keep_previous): new weights go to the spare vector, then swap
+            out = params.previous
+            self._update("flat", params.values, self._flat_gradient(params), out)
+            if out is not None:
+                params.swap()
             return
         for key, param, grad in params:
             self._update(key, param, self._gradient(key, param, grad))
@@ -69,7 +73,8 @@ class Optimizer:
             grad[span] += decay * flat.values[span]
         return grad
 
-    def _update(self, key: str, param: Array, grad: Array) -> None:
+    def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
+        """Write the updated ``param`` into ``out`` (in place when None)."""
         raise NotImplementedError
 
     def _buffer(self, key: str, slot: str, like: Array) -> Array:
@@ -90,10 +95,10 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def _update(self, key: str, param: Array, grad: Array) -> None:
+    def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
         tmp = self._buffer(key, "tmp", param)
         np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
-        param -= tmp
+        np.subtract(param, tmp, out=param if out is None else out)
 
 
 class Momentum(Optimizer):
@@ -109,13 +114,13 @@ class Momentum(Optimizer):
                              f"Received: momentum={momentum!r}")
         self.momentum = float(momentum)
 
-    def _update(self, key: str, param: Array, grad: Array) -> None:
+    def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
         v = self._buffer(key, "v", param)
         v *= param.dtype.type(self.momentum)
         tmp = self._buffer(key, "tmp", param)
         np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
         v -= tmp
-        param += v
+        np.add(param, v, out=param if out is None else out)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum}
@@ -148,7 +153,7 @@ class Adam(Optimizer):
         self._step_size = self.learning_rate * (1.0 - self.beta1) / (1.0 - self.beta1**t) * k
         self._eps_t = self.epsilon * k
 
-    def _update(self, key: str, param: Array, grad: Array) -> None:
+    def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
         f = param.dtype.type
         m = self._buffer(key, "m", param)
         v = self._buffer(key, "v", param)
@@ -162,7 +167,7 @@ class Adam(Optimizer):
         tmp += f(self._eps_t)
         np.divide(m, tmp, out=tmp)
         tmp *= f(self._step_size)
-        param -= tmp
+        np.subtract(param, tmp, out=param if out is None else out)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2,

@@ -152,14 +152,14 @@ def fit(
 
     rng = np.random.default_rng(seed)
     params = model.flat_parameters()  # every weight in one vector: a few long optimiser passes
-    last_good = params.values.copy()
+    params.keep_previous()  # each step writes a new vector: the one before it stays intact
     history = History()
     n = len(X)
     batches = -(-n // batch_size)
     start = time.perf_counter()
 
     def diverged(epoch: int, batch: int) -> TrainingDiverged:
-        np.copyto(params.values, last_good)
+        params.swap()  # back to the weights before the last step (or the start)
         model.clear_cache()
         return TrainingDiverged(
             f"Training diverged at epoch {epoch}, batch {batch}: the loss became NaN or "
@@ -190,7 +190,6 @@ def fit(
             correct += int(np.count_nonzero(Y.argmax(axis=1) == labels_b))
             seen += m
             model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
-            np.copyto(last_good, params.values)
             opt.step(params)
             history.steps += 1
             if callback is not None and callback(Progress(

@@ -155,3 +155,30 @@ def test_optimizer_state_restarts_when_a_parameter_changes_shape():
         before = flat.values.copy()
         opt.step(flat)
         assert np.all(flat.values < before)  # a full first Adam step, fresh state
+
+
+@pytest.mark.parametrize("make", [lambda: nn.SGD(0.1), lambda: nn.Momentum(0.1, 0.5),
+                                  lambda: nn.Adam(0.01)], ids=["sgd", "momentum", "adam"])
+def test_double_buffered_step_keeps_the_previous_weights_and_matches_in_place(make):
+    grads = random_gradients()
+    expected = run_optimizer(make(), True, grads)
+    model = model64()
+    flat = model.flat_parameters()
+    flat.keep_previous()
+    opt = make()
+    for step in grads:
+        before = {key: p.copy() for key, p, _ in model.parameters()}
+        for key, _, grad in model.parameters():
+            grad[...] = step[key]
+        opt.step(flat)
+        for _, param, _ in model.parameters():  # the layers see the new weights ...
+            assert np.shares_memory(param, flat.values)
+        previous = flat.unflatten(flat.previous)
+        assert previous.keys() == before.keys()
+        for key in before:  # ... and the vector before the step is intact
+            np.testing.assert_array_equal(previous[key], before[key])
+    for key, param, _ in model.parameters():
+        np.testing.assert_array_equal(param, expected[key])
+    flat.swap()
+    for key, param, _ in model.parameters():
+        np.testing.assert_array_equal(param, before[key])
