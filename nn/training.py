@@ -8,6 +8,7 @@ the last step whose loss was finite.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -183,7 +184,7 @@ def fit(
             Y = model.forward(Xb, training=True)
             Z = model.layers[-1]._cache[1] if fused else None
             batch_loss = loss_fn.value(Y, Tb, Z)
-            if not np.isfinite(batch_loss):
+            if not math.isfinite(batch_loss):
                 raise diverged(epoch, b + 1)
             m = len(idx)
             loss_sum += batch_loss * m
