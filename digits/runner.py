@@ -17,7 +17,6 @@ own models, model cards, download bytes and the checks for uploaded model files.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
@@ -25,7 +24,6 @@ import os
 import tempfile
 import threading
 import time
-import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +33,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 import nn
-from nn.io import CONFIG_KEY, ModelFileError
+from nn.io import ModelFileError
 
 from .augment import augment_batch
 from .card import confusion_matrix, environment, now_iso
@@ -627,74 +625,17 @@ MAX_UNPACKED_BYTES = 64 * 2**20
 MAX_PARAMETERS = 5_000_000
 
 
-def check_model_archive(source: BinaryIO, max_unpacked: int = MAX_UNPACKED_BYTES,
-                        max_parameters: int = MAX_PARAMETERS) -> None:
-    """Cheap checks before ``nn.Model.load`` builds anything: a zip (npz) whose members
-    unpack to at most ``max_unpacked`` bytes and whose config asks for at most
-    ``max_parameters`` weights. Raises ModelFileError."""
-    try:
-        source.seek(0)
-        with zipfile.ZipFile(source) as archive:
-            infos = archive.infolist()
-            unpacked = sum(info.file_size for info in infos)
-            if unpacked > max_unpacked:
-                raise ModelFileError(
-                    f"The uploaded file unpacks to {unpacked / 2**20:.0f} MB; the limit is "
-                    f"{max_unpacked / 2**20:.0f} MB.")
-            names = {info.filename for info in infos}
-            if f"{CONFIG_KEY}.npy" not in names:
-                raise ModelFileError("The uploaded file has no 'config' entry: it was not "
-                                     "written by Model.save (or by this app's download).")
-            raw = np.load(io.BytesIO(archive.read(f"{CONFIG_KEY}.npy")), allow_pickle=False)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
-        raise ModelFileError(f"The uploaded file is not a model file (.npz): {exc}.") from exc
-    finally:
-        source.seek(0)
-    try:
-        config = json.loads(str(raw))
-        wanted = _config_parameters(config)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise ModelFileError(f"The uploaded file's config is not readable: {exc}.") from exc
-    if wanted > max_parameters:
-        raise ModelFileError(f"The uploaded model has {wanted:,} weights; the limit is "
-                             f"{max_parameters:,}.")
-
-
-def _config_parameters(config: dict[str, Any]) -> int:
-    """An upper estimate of the weights a model config would allocate (for the size check)."""
-    layers = config["layers"]
-    if not isinstance(layers, list) or len(layers) > 64:
-        raise ValueError("expected a list of at most 64 layers")
-    shape = config.get("input_shape") or [INPUT_SIZE]
-    width = int(np.prod([int(d) for d in shape]))
-    total = 0
-    for layer in layers:
-        if "neurons" in layer:
-            n = int(layer["neurons"])
-            total += width * n + n
-            width = n
-        elif "filters" in layer:
-            f = int(layer["filters"])
-            k = layer.get("kernel_size", 3)
-            kh, kw = (k, k) if isinstance(k, int) else (int(k[0]), int(k[1]))
-            total += width * f * kh * kw + f  # width >= channels: an upper bound
-            width = width * f
-    return total
-
-
-def load_uploaded_model(source: BinaryIO, max_bytes: int = MAX_UPLOAD_BYTES) -> nn.Model:
-    """Read an uploaded model file: size and archive checks, ``nn.Model.load``'s checks, and
-    the app's own: (n, 784) in, 10 classes out, finite outputs. Raises ModelFileError."""
-    source.seek(0, os.SEEK_END)
-    size = source.tell()
-    source.seek(0)
-    if size > max_bytes:
-        raise ModelFileError(f"The uploaded file is {size / 2**20:.1f} MB; the limit is "
-                             f"{max_bytes / 2**20:.1f} MB.")
-    check_model_archive(source)
-    model = nn.Model.load(source, max_bytes=max_bytes)
+def load_uploaded_model(source: BinaryIO, max_bytes: int = MAX_UPLOAD_BYTES,
+                        max_unpacked: int = MAX_UNPACKED_BYTES,
+                        max_parameters: int = MAX_PARAMETERS) -> nn.Model:
+    """Read an uploaded model file: ``nn.Model.load``'s checks (file size, unpacked size, every
+    array against its config before anything is allocated) and the app's own: at most
+    ``max_parameters`` weights, (n, 784) in, 10 classes out, finite outputs.
+    Raises ModelFileError."""
+    model = nn.Model.load(source, max_bytes=max_bytes, max_unpacked_bytes=max_unpacked)
+    if model.count_params() > max_parameters:
+        raise ModelFileError(f"The uploaded model has {model.count_params():,} weights; the "
+                             f"limit is {max_parameters:,}.")
     if model.input_shape != (INPUT_SIZE,) or model.output_shape != (N_CLASSES,):
         raise ModelFileError(
             f"The uploaded model maps {model.input_shape} to {model.output_shape}; the app "

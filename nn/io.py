@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+MAX_UNPACKED_BYTES = 2**30  # default limit on what a file's arrays unpack to (1 GiB)
 CONFIG_KEY = "config"
 METADATA_KEY = "metadata"
 FORMAT_VERSION = 1
@@ -55,13 +56,16 @@ def save_arrays(path: str | os.PathLike[str], arrays: dict[str, np.ndarray],
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_arrays(source: str | os.PathLike[str] | Any, max_bytes: int | None = None
+def load_arrays(source: str | os.PathLike[str] | Any, max_bytes: int | None = None,
+                max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
                 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]:
     """Read a file written by ``save_arrays``.
 
     Args:
         source: a path or a binary file object (for uploads).
         max_bytes: refuse files larger than this.
+        max_unpacked_bytes: refuse files whose arrays unpack to more than this (a small
+            compressed file can hold a huge array), checked before any array is read.
     Returns:
         (config, arrays, metadata).
     Raises:
@@ -81,9 +85,20 @@ def load_arrays(source: str | os.PathLike[str] | Any, max_bytes: int | None = No
             f"Model file {label} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB."
         )
     try:
+        with zipfile.ZipFile(source) as archive:  # sizes from the zip directory, not the data
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if not isinstance(source, (str, os.PathLike)):
+            source.seek(0)
+        if unpacked > max_unpacked_bytes:
+            raise ModelFileError(
+                f"Model file {label} unpacks to {unpacked / 2**20:.0f} MB; the limit is "
+                f"{max_unpacked_bytes / 2**20:.0f} MB."
+            )
         with np.load(source, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
         raise ModelFileError(
             f"{label} is not a readable model file (.npz written by Model.save): {exc}. "
             "It may be truncated or of another format."

@@ -63,6 +63,11 @@ class Module:
         """Shape of one example's output, given one example's input shape."""
         return input_shape
 
+    def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """The shape of each parameter ``build`` would create for this input shape (nothing is
+        allocated: ``Model.load`` checks a file against it first)."""
+        return {}
+
     def check_input(self, X: Array) -> None:
         """Raise ValueError when X does not fit this (built) layer."""
         if not isinstance(X, np.ndarray):
@@ -160,19 +165,23 @@ class Layer(Module):
         """The seed's ``shape``: (inputs, neurons) once built."""
         return None if self.input_shape is None else (self.input_shape[0], self.neurons)
 
-    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator,
-              dtype: np.dtype | type = np.float32) -> None:
+    def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         if len(input_shape) != 1:
             raise ValueError(
                 f"{self.describe()}: expected input of shape (batch, features). "
                 f"Received: per-example shape {tuple(input_shape)}; add a Flatten() first"
             )
+        return {"W": (int(input_shape[0]), self.neurons), "B": (1, self.neurons)}
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator,
+              dtype: np.dtype | type = np.float32) -> None:
+        shapes = self.parameter_shapes(input_shape)
         super().build(input_shape, rng, dtype)
         n_in = self.input_shape[0]
         init = get_initializer(self.initializer)
         self.params = {
-            "W": init((n_in, self.neurons), n_in, self.neurons, rng, self.dtype),
-            "B": np.zeros((1, self.neurons), dtype=self.dtype),
+            "W": init(shapes["W"], n_in, self.neurons, rng, self.dtype),
+            "B": np.zeros(shapes["B"], dtype=self.dtype),
         }
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
@@ -415,17 +424,21 @@ class Conv2D(Module):
         return (_window_geometry(H, kh, sh, self.padding, self.describe(), "kernel height"),
                 _window_geometry(W, kw, sw, self.padding, self.describe(), "kernel width"))
 
+    def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        self._geometry(input_shape)  # validates
+        kh, kw = self.kernel_size
+        return {"W": (self.filters, int(input_shape[0]), kh, kw), "B": (self.filters,)}
+
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator,
               dtype: np.dtype | type = np.float32) -> None:
-        self._geometry(input_shape)  # validates
+        shapes = self.parameter_shapes(input_shape)
         super().build(input_shape, rng, dtype)
         C = self.input_shape[0]
         kh, kw = self.kernel_size
         init = get_initializer(self.initializer)
-        shape = (self.filters, C, kh, kw)
         self.params = {
-            "W": init(shape, C * kh * kw, self.filters * kh * kw, rng, self.dtype),
-            "B": np.zeros(self.filters, dtype=self.dtype),
+            "W": init(shapes["W"], C * kh * kw, self.filters * kh * kw, rng, self.dtype),
+            "B": np.zeros(shapes["B"], dtype=self.dtype),
         }
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import ModelFileError, load_arrays, save_arrays
+from .io import MAX_UNPACKED_BYTES, ModelFileError, load_arrays, save_arrays
 from .layers import Layer, Module, layer_from_config
 from .losses import get_loss
 from .parameters import FlatParameters
@@ -308,18 +308,25 @@ class Model:
         save_arrays(path, arrays, self.get_config(), metadata)
 
     @classmethod
-    def load(cls, source: str | os.PathLike[str] | Any, max_bytes: int | None = None) -> Model:
+    def load(cls, source: str | os.PathLike[str] | Any, max_bytes: int | None = None,
+             max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> Model:
         """Load a model saved by ``save`` (path or binary file object), checking every array.
 
+        The file's arrays are checked against the shapes its config implies before anything is
+        allocated, so a hostile or broken file cannot make the model ask for more memory than
+        its own arrays hold (at most ``max_unpacked_bytes``).
         Raises ModelFileError (a ValueError) naming what is wrong."""
-        config, arrays, metadata = load_arrays(source, max_bytes)
+        config, arrays, metadata = load_arrays(source, max_bytes, max_unpacked_bytes)
         try:
-            model = cls.from_config(config)
-        except ValueError as exc:
+            model = cls.from_config({**config, "input_shape": None})  # layers only: no weights
+            input_shape = tuple(int(d) for d in config.get("input_shape") or ())
+            if any(d <= 0 for d in input_shape):
+                raise ValueError(f"input_shape expected positive sizes: {input_shape}")
+            expected = model.parameter_shapes(input_shape) if input_shape else {}
+        except (ValueError, TypeError) as exc:
             raise ModelFileError(f"Model file has an invalid config: {exc}") from exc
-        if not model.built:
+        if not input_shape:
             raise ModelFileError("Model file has no input_shape in its config.")
-        expected = {key: param for key, param, _ in model.parameters()}
         missing = sorted(set(expected) - set(arrays))
         extra = sorted(set(arrays) - set(expected))
         if missing or extra:
@@ -327,19 +334,32 @@ class Model:
                 f"Model file's arrays do not match its config: missing {missing}, "
                 f"unexpected {extra}."
             )
-        for key, param in expected.items():
+        for key, shape in expected.items():
             value = arrays[key]
             layer_index = int(key.split(".")[1])
             where = f"layer {layer_index} ({type(model.layers[layer_index]).__name__}) {key}"
-            if value.shape != param.shape:
+            if value.shape != shape:
                 raise ModelFileError(
-                    f"Model file: {where} expected shape {param.shape}. Received: {value.shape}"
+                    f"Model file: {where} expected shape {shape}. Received: {value.shape}"
                 )
             if value.dtype.kind != "f" or not np.isfinite(value).all():
                 raise ModelFileError(f"Model file: {where} expected finite floats.")
-            param[...] = value
+        model.build(input_shape)  # now the same size as the file's own arrays
+        for key, param, _ in model.parameters():
+            param[...] = arrays[key]
         model.metadata = metadata
         return model
+
+    def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """{key: shape} of every parameter for per-example inputs of ``input_shape``, without
+        building anything."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        shape = tuple(input_shape)
+        for i, layer in enumerate(self.layers):
+            for name, param_shape in layer.parameter_shapes(shape).items():
+                shapes[f"layers.{i}.{name}"] = param_shape
+            shape = layer.output_shape(shape)
+        return shapes
 
 
 def as_one_hot(targets: Array, classes: int | None = None, batch: int | None = None) -> Array:

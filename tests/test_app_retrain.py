@@ -208,8 +208,8 @@ def test_a_session_keeps_at_most_three_own_models(at: AppTest) -> None:
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b"this is not a model", "not a model file"),
-    (b"PK\x03\x04 truncated zip", "not a model file"),
+    (b"this is not a model", "not a readable model file"),
+    (b"PK\x03\x04 truncated zip", "not a readable model file"),
 ])
 def test_a_bad_upload_says_why_and_keeps_the_model(at: AppTest, content: bytes,
                                                    message: str) -> None:

@@ -193,6 +193,43 @@ def test_load_rejects_shapes_that_do_not_match_config(tmp_path):
         Model.load(path)
 
 
+def test_load_checks_a_hostile_config_before_allocating_anything():
+    import io
+    import tracemalloc
+
+    huge = {"format": 1, "class": "Model", "input_shape": [784],
+            "layers": [{"class": "Dense", "neurons": 10**6, "activation": "relu"}]}
+    for arrays in ({}, {"layers.0.W": np.zeros((784, 3), np.float32),
+                        "layers.0.B": np.zeros((1, 3), np.float32)}):
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, config=np.array(json.dumps(huge)), **arrays)
+        tracemalloc.start()
+        with pytest.raises(nn.ModelFileError, match=r"missing|expected shape"):
+            Model.load(io.BytesIO(buffer.getvalue()))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 50 * 2**20  # the config asked for 3 GB of weights; nothing was built
+
+
+def test_load_refuses_a_small_file_that_unpacks_to_a_huge_array(tmp_path):
+    import io
+
+    model = mlp()
+    model.save(tmp_path / "m.npz")
+    with zipfile.ZipFile(tmp_path / "m.npz") as archive:  # the model plus 200 MB of zeros
+        members = {name: archive.read(name) for name in archive.namelist()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        payload = io.BytesIO()
+        np.save(payload, np.zeros(50 * 2**20, np.float32))
+        archive.writestr("padding.npy", payload.getvalue())
+    assert len(buffer.getvalue()) < 2**20  # under a megabyte on disk
+    with pytest.raises(nn.ModelFileError, match=r"unpacks to 200 MB; the limit is 64 MB"):
+        Model.load(io.BytesIO(buffer.getvalue()), max_unpacked_bytes=64 * 2**20)
+
+
 def test_load_refuses_object_arrays(tmp_path):
     path = tmp_path / "evil.npz"
     with zipfile.ZipFile(path, "w") as z:
