@@ -1,11 +1,12 @@
 """Benchmark: one training epoch of our NumPy MLP against the same model in PyTorch (CPU).
 
 784-256-128-10 relu, softmax cross-entropy, Adam lr 1e-3, batch 128, float32, 60 000 random
-examples. Every timed epoch runs in a fresh process of its own, after a warm-up epoch on 10 000
-examples, so neither library's idle worker threads compete with the other's run; runs alternate
-(ours, torch, ours, ...) so both see the same machine load. The median of the per-pair ratios
-ours / torch is printed once per thread count: both get the same number of threads (OpenBLAS
-through threadpoolctl, ``torch.set_num_threads``). Without PyTorch only our epoch is timed.
+examples. Every timed epoch runs in a fresh process of its own, after one untimed warm-up epoch
+(so both libraries are in their steady state), and neither library's idle worker threads compete
+with the other's run; runs alternate (ours, torch, ours, ...) so both see the same machine load.
+The median of the per-pair ratios ours / torch is printed once per thread count: both get the
+same number of threads (OpenBLAS through threadpoolctl, ``torch.set_num_threads``). Without
+PyTorch only our epoch is timed.
 
     python scripts/bench.py [--repeats 7] [--examples 60000] [--threads 1,2]
 """
@@ -59,7 +60,7 @@ def torch_epoch(X: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:
 
 
 def child(library: str, threads: int, examples: int, batch: int, seed: int) -> float:
-    """One timed epoch in this (fresh) process, after a warm-up epoch on 10 000 examples."""
+    """One timed epoch in this (fresh) process, after an untimed warm-up epoch."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads, user_api="blas")
@@ -70,7 +71,7 @@ def child(library: str, threads: int, examples: int, batch: int, seed: int) -> f
         torch.set_num_threads(threads)
         epoch = torch_epoch
     X, y = data(examples)
-    epoch(X[:10_000], y[:10_000], batch, seed)
+    epoch(X, y, batch, seed + 1000)
     return epoch(X, y, batch, seed)
 
 

@@ -140,3 +140,12 @@ def test_predict_bad_weights_file(tmp_path, images):
     proc = run("predict.py", "--weights", str(junk), str(images["1"]))
     assert proc.returncode == 2 and "not a readable model file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_bench_times_our_epoch_in_fresh_processes():
+    proc = run("bench.py", "--repeats", "2", "--examples", "600", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    runs = [line for line in proc.stdout.splitlines() if line.startswith("run ")]
+    assert len(runs) == 2 and "median: numpy" in proc.stdout
+    seconds = [float(line.split("numpy ")[1].split()[0]) for line in runs]
+    assert all(0 < s < 60 for s in seconds)
