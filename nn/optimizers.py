@@ -77,6 +77,11 @@ class Optimizer:
         """Write the updated ``param`` into ``out`` (in place when None)."""
         raise NotImplementedError
 
+    def _scratch(self, key: str, param: Array, out: Array | None) -> Array:
+        """Room for intermediate results: the output vector itself when there is one (it is
+        only written at the end; one array fewer to stream through the caches)."""
+        return out if out is not None else self._buffer(key, "tmp", param)
+
     def _buffer(self, key: str, slot: str, like: Array) -> Array:
         """Per-parameter state (zeros at first; again zeros if the parameter changed shape)."""
         slots = self.state.setdefault(key, {})
@@ -96,7 +101,7 @@ class SGD(Optimizer):
     name = "sgd"
 
     def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
-        tmp = self._buffer(key, "tmp", param)
+        tmp = self._scratch(key, param, out)
         np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
         np.subtract(param, tmp, out=param if out is None else out)
 
@@ -117,7 +122,7 @@ class Momentum(Optimizer):
     def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
         v = self._buffer(key, "v", param)
         v *= param.dtype.type(self.momentum)
-        tmp = self._buffer(key, "tmp", param)
+        tmp = self._scratch(key, param, out)
         np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
         v -= tmp
         np.add(param, v, out=param if out is None else out)
@@ -157,7 +162,7 @@ class Adam(Optimizer):
         f = param.dtype.type
         m = self._buffer(key, "m", param)
         v = self._buffer(key, "v", param)
-        tmp = self._buffer(key, "tmp", param)
+        tmp = self._scratch(key, param, out)
         m *= f(self.beta1)  # m_sum = b1 * m_sum + g
         m += grad
         v *= f(self.beta2)  # v_sum = b2 * v_sum + g * g
