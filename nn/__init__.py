@@ -19,6 +19,7 @@ from .layers import (
 from .losses import LOSSES, cross_entropy, d_mse, d_softmax_cross_entropy, get_loss, mse
 from .model import Model, as_one_hot
 from .optimizers import OPTIMIZERS, SGD, Adam, Momentum, Optimizer, get_optimizer
+from .parameters import FlatParameters
 from .training import History, Progress, TrainingDiverged, fit, train_step
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Adam",
     "Conv2D",
     "Dense",
+    "FlatParameters",
     "Flatten",
     "History",
     "Layer",
