@@ -90,8 +90,13 @@ def draw_tab(entry: ModelEntry, present: bool = False) -> None:
     an attract loop while the canvas is empty."""
     version = st.session_state.get("canvas_version", 0)
     size, pen = (420, 30) if present else (canvas.CANVAS_SIZE, canvas.PEN_WIDTH)
-    widths = [1.4, 1, 1.1] if present else [1.05, 1, 1.25]
-    col_canvas, col_pred, col_input = st.columns(widths, gap="medium")
+    # A row that wraps: the canvas keeps its full size (a column share of a narrow screen or a
+    # 1024-px projector would crop it), the prediction sits beside it, and the pictures go
+    # beside or below, wherever there is room.
+    row = st.container(horizontal=True, gap="medium" if present else "small", key="draw_row")
+    col_canvas = row.container(width=size + 8, key="draw_canvas")
+    col_pred = row.container(width=300 if present else 230, key="draw_prediction")
+    col_input = row.container(width=460 if present else 250, key="draw_input")
     with col_canvas:
         image = canvas.draw_canvas(f"canvas-{version}", size=size, pen=pen)
         st.button("Clear", on_click=canvas.clear_canvas, key="clear",
@@ -130,6 +135,7 @@ def draw_tab(entry: ModelEntry, present: bool = False) -> None:
             if present:
                 show_layers(entry.model, outputs, cell=7)
         if not present:
+            teach.label_control(x, int(probabilities.argmax()))  # full width: ten digits fit
             steps = st.expander("How your drawing becomes the network's 28×28 input",
                                 key="steps", on_change="rerun")
             if steps.open:  # drawn only when open: images cost time on every stroke
@@ -137,4 +143,3 @@ def draw_tab(entry: ModelEntry, present: bool = False) -> None:
                     show_preprocessing(result)
             st.subheader("Inside the network")
             show_layers(entry.model, outputs)
-            teach.label_control(x, int(probabilities.argmax()), col_pred)

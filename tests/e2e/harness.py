@@ -343,6 +343,23 @@ def canvas_locator(page: Page, index: int = 0) -> Locator:
     return page.locator(CANVAS_SELECTOR).nth(index)
 
 
+_DEEPEST_ELEMENT_JS = """([x, y]) => {
+  let el = document.elementFromPoint(x, y);
+  while (el && el.shadowRoot) {
+    const inner = el.shadowRoot.elementFromPoint(x, y);
+    if (!inner || inner === el) break;
+    el = inner;
+  }
+  return el ? el.tagName.toLowerCase() + "." + [...el.classList].join(".") : null;
+}"""
+
+
+def element_at(page: Page, x: float, y: float) -> str | None:
+    """``tag.class1.class2`` of the element the pointer would hit at page (x, y), looking
+    into open shadow roots (the canvas lives in one)."""
+    return page.evaluate(_DEEPEST_ELEMENT_JS, [x, y])
+
+
 def _canvas_mapper(page: Page, index: int) -> tuple[float, float, float, float]:
     """(left, top, x-scale, y-scale) mapping canvas pixels to page coordinates."""
     canvas = canvas_locator(page, index)

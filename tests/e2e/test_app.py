@@ -105,3 +105,29 @@ def test_presentation_mode_from_the_url(browser: Browser,
         harness.assert_no_exception(page, errors)
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize(("query", "viewport"), [
+    ("", (1024, 768)),  # a laptop, or a projector, with the sidebar open
+    ("", (1280, 800)),
+    ("?mode=present&attract=off", (1024, 768)),  # the classic projector
+])
+def test_the_whole_canvas_takes_the_pen_on_small_screens(
+        browser: Browser, streamlit_url: Callable[[str | Path], str], query: str,
+        viewport: tuple[int, int]) -> None:
+    """A canvas in a column narrower than itself is overlapped by the next column: its right
+    part cannot be drawn on. The pointer must hit the canvas at every corner."""
+    page, errors = harness.new_page(browser, viewport=viewport)
+    try:
+        harness.open_app(page, streamlit_url(APP).rstrip("/") + "/" + query)
+        canvas = harness.canvas_locator(page)
+        box = canvas.bounding_box()
+        assert box is not None and box["width"] >= 280
+        w, h = box["width"], box["height"]
+        # (the canvas's own toolbar overlaps its top edge: the top corners are 40 px down)
+        for x, y in ((8, 40), (w - 8, 40), (8, h - 8), (w - 8, h - 8), (w / 2, h / 2)):
+            hit = harness.element_at(page, box["x"] + x, box["y"] + y)
+            assert hit is not None and "upper-canvas" in hit, (x, y, hit)
+        harness.assert_no_exception(page, errors)
+    finally:
+        page.context.close()
