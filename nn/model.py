@@ -12,7 +12,7 @@ import numpy as np
 from .io import MAX_UNPACKED_BYTES, ModelFileError, load_arrays, save_arrays
 from .layers import Layer, Module, layer_from_config
 from .losses import get_loss
-from .parameters import FlatParameters
+from .parameters import FlatParameters, check_writeable
 
 Array = np.ndarray
 
@@ -157,6 +157,7 @@ class Model:
         arrays being views into them (packed on first use, and again after a layer's weights
         were replaced). Training uses this so the optimiser makes a few long passes."""
         owners = [(f"layers.{i}", layer.params, layer.grads) for i, layer in enumerate(self.layers)]
+        check_writeable(owners)  # also when already packed: frozen views of a writable vector
         flat = self.__dict__.get("_flat")
         if flat is None or not flat.intact(owners):
             flat = self._flat = FlatParameters.pack(owners, self.dtype)

@@ -23,6 +23,18 @@ ParamItem = tuple[str, Array, Array]  # (key such as "layers.0.W", parameter, it
 Owner = tuple[str, dict[str, Array], dict[str, Array]]  # (key prefix, params, grads)
 
 
+def check_writeable(owners: Iterable[Owner]) -> None:
+    """Raise ValueError naming the first read-only parameter: a frozen (shared) model is never
+    trained in place, even when its read-only arrays are views of a writable vector."""
+    for prefix, params, _ in owners:
+        for name, param in params.items():
+            if not param.flags.writeable:
+                raise ValueError(
+                    f"training: parameter {prefix}.{name} is read-only (a shared model). "
+                    f"Train a copy instead: model.copy()."
+                )
+
+
 class FlatParameters:
     """``values`` (n,) and ``grads`` (n,) hold every parameter and gradient; ``items`` lists
     (key, parameter view, gradient view) in model order; ``weight_slices`` are the ranges of
@@ -46,14 +58,10 @@ class FlatParameters:
 
         Raises ValueError for a read-only parameter: a frozen (shared) model is never changed;
         train a copy of it instead."""
+        owners = list(owners)
+        check_writeable(owners)
         entries = [(prefix, params, grads, name)
                    for prefix, params, grads in owners for name in params]
-        for prefix, params, _, name in entries:
-            if not params[name].flags.writeable:
-                raise ValueError(
-                    f"training: parameter {prefix}.{name} is read-only (a shared model). "
-                    f"Train a copy instead: model.copy()."
-                )
         total = sum(params[name].size for _, params, _, name in entries)
         values = np.empty(total, dtype=dtype)
         grads_flat = np.zeros(total, dtype=dtype)

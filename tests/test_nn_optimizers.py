@@ -145,6 +145,19 @@ def test_read_only_model_is_refused_with_a_clear_message():
     assert all(not p.flags.writeable for _, p, _ in model.parameters())  # left as it was
 
 
+def test_a_model_frozen_after_training_is_not_trained_through_its_vector():
+    model = Model([Dense(6, "relu"), Dense(3, "softmax")], input_shape=(4,), seed=3)
+    X = np.random.default_rng(0).random((8, 4), dtype=np.float32)
+    nn.fit(model, X, np.arange(8) % 3, 4, 1, 0.1, verbose=False)  # packed into one vector
+    for _, param, _ in model.parameters():
+        param.setflags(write=False)  # frozen views of a still writable vector
+    before = [p.copy() for _, p, _ in model.parameters()]
+    with pytest.raises(ValueError, match=r"read-only"):
+        nn.fit(model, X, np.arange(8) % 3, 4, 1, 0.1, verbose=False)
+    for (_, param, _), old in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(param, old)
+
+
 def test_optimizer_state_restarts_when_a_parameter_changes_shape():
     opt = nn.Adam(0.01)
     small, large = model64(), Model([Dense(7, "relu"), Dense(3, "softmax")], input_shape=(4,),
