@@ -107,6 +107,13 @@ class FlatParameters:
             self._views[id(self.previous)] = self._make_views(self.previous)
         np.copyto(self.previous, self.values)
 
+    def release_previous(self) -> None:
+        """Drop the spare vector (after training: a trained model needs one copy of its
+        weights, not two). The current weights stay where they are."""
+        if self.previous is not None:
+            del self._views[id(self.previous)]
+            self.previous = None
+
     def swap(self) -> None:
         """Make ``previous`` the current weights (and the current ones ``previous``)."""
         if self.previous is None:

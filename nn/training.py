@@ -161,6 +161,7 @@ def fit(
 
     def diverged(epoch: int, batch: int) -> TrainingDiverged:
         params.swap()  # back to the weights before the last step (or the start)
+        params.release_previous()
         model.clear_cache()
         return TrainingDiverged(
             f"Training diverged at epoch {epoch}, batch {batch}: the loss became NaN or "
@@ -223,5 +224,6 @@ def fit(
         )):
             history.stopped = True
             break
+    params.release_previous()  # the trained model keeps one copy of its weights
     model.clear_cache()
     return history

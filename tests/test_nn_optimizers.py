@@ -158,6 +158,17 @@ def test_a_model_frozen_after_training_is_not_trained_through_its_vector():
         np.testing.assert_array_equal(param, old)
 
 
+def test_fit_leaves_one_copy_of_the_weights_and_trains_again():
+    model = Model([Dense(6, "relu"), Dense(3, "softmax")], input_shape=(4,), seed=3)
+    X = np.random.default_rng(0).random((8, 4), dtype=np.float32)
+    for _ in range(3):  # odd and even step counts: the weights end in either vector
+        nn.fit(model, X, np.arange(8) % 3, 3, 1, 0.1, verbose=False)
+        flat = model.flat_parameters()
+        assert flat.previous is None and len(flat._views) == 1
+        for _, param, _ in model.parameters():
+            assert np.shares_memory(param, flat.values)
+
+
 def test_optimizer_state_restarts_when_a_parameter_changes_shape():
     opt = nn.Adam(0.01)
     small, large = model64(), Model([Dense(7, "relu"), Dense(3, "softmax")], input_shape=(4,),
