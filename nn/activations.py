@@ -112,6 +112,13 @@ class Activation:
     def __call__(self, Z: Array) -> Array:
         return self.fn(Z)
 
+    def in_place(self, Z: Array) -> Array:
+        """``fn(Z)`` written over Z where that loses nothing backward needs (relu: A > 0 exactly
+        where Z > 0, so Z may become A); a new array otherwise. Z: a fresh (batch, units)."""
+        if self.name == "relu":
+            return np.maximum(Z, 0, out=Z)
+        return self.fn(Z)
+
     def backward(self, Z: Array, A: Array, dA: Array) -> Array:
         """Return dZ, shape of Z, given the upstream gradient dA = dL/dA."""
         if self._backward is not None:

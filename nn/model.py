@@ -157,10 +157,11 @@ class Model:
         arrays being views into them (packed on first use, and again after a layer's weights
         were replaced). Training uses this so the optimiser makes a few long passes."""
         owners = [(f"layers.{i}", layer.params, layer.grads) for i, layer in enumerate(self.layers)]
-        check_writeable(owners)  # also when already packed: frozen views of a writable vector
         flat = self.__dict__.get("_flat")
         if flat is None or not flat.intact(owners):
-            flat = self._flat = FlatParameters.pack(owners, self.dtype)
+            flat = self._flat = FlatParameters.pack(owners, self.dtype)  # checks writeable too
+        else:
+            check_writeable(owners)  # frozen views of a still writable vector: refused too
         return flat
 
     def clear_cache(self) -> None:
