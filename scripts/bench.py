@@ -75,7 +75,7 @@ def child(library: str, threads: int, examples: int, batch: int, seed: int) -> f
     return epoch(X, y, batch, seed)
 
 
-def in_process(library: str, args: argparse.Namespace, threads: int, seed: int) -> float:
+def in_fresh_process(library: str, args: argparse.Namespace, threads: int, seed: int) -> float:
     """Run ``child`` in a new Python process and return its seconds."""
     out = subprocess.run(
         [sys.executable, __file__, "--child", library, "--threads", str(threads),
@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
           f"each run in its own process")
     for threads in (int(t) for t in args.threads.split(",")):
         print(f"--- {threads} thread(s) each")
-        alternate(lambda r, t=threads: in_process("numpy", args, t, r),
-                  None if torch is None else lambda r, t=threads: in_process("torch", args, t, r),
+        theirs = None if torch is None else \
+            (lambda r, t=threads: in_fresh_process("torch", args, t, r))
+        alternate(lambda r, t=threads: in_fresh_process("numpy", args, t, r), theirs,
                   args.repeats, "s", target=0.6)
     return 0
 

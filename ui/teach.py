@@ -3,9 +3,7 @@ this session's bounded store of labelled drawings (fine-tuning lives in the Retr
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -51,17 +49,15 @@ def _save(x: np.ndarray, predicted: int) -> None:
     st.session_state[NOTE] = (_fingerprint(x), text)
 
 
-def label_control(x: np.ndarray, predicted: int, where: Any = None) -> None:
-    """A compact "Wrong? The right digit is: [0-9]" row for the drawing x (784,), drawn in
-    the container ``where`` (e.g. the prediction's column) or in place."""
-    with where if where is not None else contextlib.nullcontext():
-        st.pills("Wrong? The right digit is:", list(range(10)), key=LABEL_KEY,
-                 on_change=_save, args=(x, int(predicted)), width="stretch",
-                 help="Keeps this drawing with the digit you meant (at most "
-                      f"{LIMIT} per session), so you can fine-tune the network on your "
-                      "handwriting in the Retrain tab.")
-        note = st.session_state.get(NOTE)
-        if note is not None and note[0] == _fingerprint(x):
-            st.caption(note[1])
+def label_control(x: np.ndarray, predicted: int) -> None:
+    """A "Wrong? The right digit is: [0-9]" row for the drawing x (784,), drawn in place."""
+    st.pills("Wrong? The right digit is:", list(range(10)), key=LABEL_KEY,
+             on_change=_save, args=(x, int(predicted)), width="stretch",
+             help="Keeps this drawing with the digit you meant (at most "
+                  f"{LIMIT} per session), so you can fine-tune the network on your "
+                  "handwriting in the Retrain tab.")
+    note = st.session_state.get(NOTE)
+    if note is not None and note[0] == _fingerprint(x):
+        st.caption(note[1])
     if st.session_state.pop(CHANGED, False):
         st.rerun(scope="app")  # so the Retrain tab lists the new drawing
