@@ -4,14 +4,23 @@ Every activation maps a pre-activation ``Z`` of shape ``(batch, units)`` to ``A 
 same shape. ``backward(Z, A, dA)`` returns ``dZ = dA * f'(Z)``: the derivative is taken at the
 pre-activation ``Z`` (the seed applied it to the output, which is wrong); ``A`` is passed along
 only so that functions like sigmoid need not be evaluated twice.
+
+Tables: ``ACTIVATIONS`` (name -> ``Activation``, what layers use) and ``SEED_TABLE``, the seed
+blog's ``activations`` dict (name -> ``{"function", "derivative"}``). This module is itself that
+table as well: ``nn.activations["relu"]["function"]`` works as in the blog, beside
+``nn.activations.relu``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from .lookup import lookup
 
 Array = np.ndarray
 
@@ -140,7 +149,7 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 # The seed's public table: name -> {"function", "derivative"}, with its defects fixed.
-activations: dict[str, dict[str, Callable[..., Array]]] = {
+SEED_TABLE: dict[str, dict[str, Callable[..., Array]]] = {
     name: {"function": act.fn, "derivative": act.derivative}
     for name, act in ACTIVATIONS.items()
     if act.derivative is not None
@@ -151,8 +160,26 @@ def get_activation(name: str | Activation) -> Activation:
     """Look an activation up by name; an unknown name raises ValueError listing the known ones."""
     if isinstance(name, Activation):
         return name
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(
-            f"activation: expected one of {sorted(ACTIVATIONS)}. Received: activation={name!r}"
-        )
-    return ACTIVATIONS[name]
+    return lookup(ACTIVATIONS, name, "activation")
+
+
+class _TableModule(types.ModuleType):
+    """This module, readable as the seed's table too: ``module[name]`` is ``SEED_TABLE[name]``.
+
+    The blog's code indexes a dict called ``activations``; the package's ``nn.activations`` is
+    this module (where the functions and their docstrings live), so the module answers both."""
+
+    def __getitem__(self, name: str) -> dict[str, Callable[..., Array]]:
+        return lookup(SEED_TABLE, name, "activation")
+
+    def __contains__(self, name: object) -> bool:
+        return name in SEED_TABLE
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SEED_TABLE)
+
+    def __len__(self) -> int:
+        return len(SEED_TABLE)
+
+
+sys.modules[__name__].__class__ = _TableModule

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .lookup import lookup
+
 
 def he_normal(
     shape: tuple[int, ...], fan_in: int, fan_out: int, rng: np.random.Generator, dtype=np.float32
@@ -23,17 +25,9 @@ def glorot_uniform(
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
 
-def seed_uniform(
-    shape: tuple[int, ...], fan_in: int, fan_out: int, rng: np.random.Generator, dtype=np.float32
-) -> np.ndarray:
-    """The seed blog's U(-1, 1), kept for comparison only: too large for wide layers."""
-    return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
-
-
 INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
     "he_normal": he_normal,
     "glorot_uniform": glorot_uniform,
-    "seed_uniform": seed_uniform,
 }
 
 
@@ -44,8 +38,4 @@ def default_initializer(activation: str) -> str:
 
 def get_initializer(name: str) -> Callable[..., np.ndarray]:
     """Look an initialiser up by name; an unknown name lists the known ones."""
-    if not isinstance(name, str) or name not in INITIALIZERS:
-        raise ValueError(
-            f"initializer: expected one of {sorted(INITIALIZERS)}. Received: initializer={name!r}"
-        )
-    return INITIALIZERS[name]
+    return lookup(INITIALIZERS, name, "initializer")

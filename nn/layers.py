@@ -1,9 +1,12 @@
-"""Layers.
+"""Layers: the base class ``Layer``, the fully connected ``Dense``, and the shape layers
+``Flatten`` and ``Reshape`` (the convolutional ones live in ``nn.conv``).
 
 The layer contract (every layer follows it):
 
 - Parameters are created on first use from the input shape (``build``), in ``self.params``
-  (name -> ndarray); ``self.grads`` has the same keys once ``backward`` has run.
+  (name -> ndarray). ``self.grads`` gets the same keys when gradients are first needed
+  (``backward``, or ``fit`` packing every gradient into one vector): a model that only
+  predicts carries no gradient buffers.
 - ``forward(X, training)`` computes the output; with ``training=True`` it caches only what
   ``backward`` needs.
 - ``backward(dY)`` fills ``self.grads`` and returns ``dX`` (or None when the caller says the
@@ -13,12 +16,14 @@ The layer contract (every layer follows it):
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .activations import Activation, get_activation
 from .initializers import default_initializer, get_initializer
+from .lookup import lookup
 
 Array = np.ndarray
 
@@ -31,22 +36,65 @@ def _positive_int(value: Any, name: str, owner: str) -> int:
     return int(value)
 
 
-class Module:
-    """Base class of all layers: parameter dicts, lazy build, shape checks and config."""
+def check_seed(value: Any, owner: str) -> int | None:
+    """None or a non-negative integer (what ``np.random.default_rng`` takes), else ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(
+            f"{owner}: seed expected a non-negative integer. Received: seed={value!r}"
+        )
+    return int(value)
 
-    registry: ClassVar[dict[str, type[Module]]] = {}
+
+class _LayerType(type):
+    """Calling the base class itself builds the seed's ``Layer(neurons)``: a fully connected
+    layer without activation, i.e. ``Dense(neurons, "linear")``. Subclasses build as usual."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Layer:
+            if len(args) < 2:
+                kwargs.setdefault("activation", "linear")
+            return Dense(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class Layer(metaclass=_LayerType):
+    """Base class of all layers: parameters and their gradients, lazy build, shape checks,
+    the activation and initialiser of layers with weights, the forward cache and config.
+
+    ``Layer(neurons)`` itself (the seed's linear layer) gives ``Dense(neurons, "linear")``.
+
+    Args (for subclasses):
+        activation: layers with weights: a name from ``nn.activations.ACTIVATIONS``; None for
+            layers that only move values around (no activation, no initialiser).
+        initializer: default He normal for relu-like activations, Glorot otherwise.
+        seed: seeds the weights when the layer is called on its own (a ``Model`` seeds its
+            layers itself).
+    """
+
+    registry: ClassVar[dict[str, type[Layer]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        Module.registry[cls.__name__] = cls
+        Layer.registry[cls.__name__] = cls
 
-    def __init__(self, *, name: str | None = None, seed: int | None = None) -> None:
+    def __init__(self, *, activation: str | Activation | None = None,
+                 initializer: str | None = None, name: str | None = None,
+                 seed: int | None = None) -> None:
         self.name = name
-        self.seed = seed
+        self.seed = check_seed(seed, type(self).__name__)
+        self.activation: Activation | None = None
+        self.initializer: str | None = None
+        if activation is not None:
+            self.activation = get_activation(activation)
+            self.initializer = initializer or default_initializer(self.activation.name)
+            get_initializer(self.initializer)  # fail early on an unknown name
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         self.input_shape: tuple[int, ...] | None = None  # per example, without the batch axis
         self.dtype: np.dtype = np.dtype(np.float32)
+        self._cache: Any = None  # what forward(training=True) kept for backward
 
     # --- shapes -------------------------------------------------------------------------------
     @property
@@ -55,9 +103,22 @@ class Module:
 
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator,
               dtype: np.dtype | type = np.float32) -> None:
-        """Create the parameters for inputs of shape (batch, *input_shape)."""
+        """Create the parameters for inputs of shape (batch, *input_shape): for layers with
+        weights, ``W`` from the initialiser and ``B`` zeros, shaped by ``parameter_shapes``."""
+        shapes = self.parameter_shapes(input_shape)  # validates the shape first
         self.input_shape = tuple(int(d) for d in input_shape)
         self.dtype = np.dtype(dtype)
+        self.params = {}
+        self.grads = {}
+        if shapes:
+            init = get_initializer(self.initializer)
+            fan_in, fan_out = self.fans(self.input_shape)
+            self.params = {"W": init(shapes["W"], fan_in, fan_out, rng, self.dtype),
+                           "B": np.zeros(shapes["B"], dtype=self.dtype)}
+
+    def fans(self, input_shape: tuple[int, ...]) -> tuple[int, int]:
+        """(fan_in, fan_out) of ``W`` for the initialiser (layers with weights)."""
+        raise NotImplementedError(f"{type(self).__name__} has no weights")
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of one example's output, given one example's input shape."""
@@ -67,6 +128,11 @@ class Module:
         """The shape of each parameter ``build`` would create for this input shape (nothing is
         allocated: ``Model.load`` checks a file against it first)."""
         return {}
+
+    def peak_values(self, input_shape: tuple[int, ...]) -> int:
+        """The most values one example's forward pass holds at once in this layer (its
+        output; more for layers with working arrays), from the shapes alone."""
+        return math.prod(self.output_shape(input_shape))
 
     def check_input(self, X: Array) -> None:
         """Raise ValueError when X does not fit this (built) layer."""
@@ -99,30 +165,71 @@ class Module:
         return self.forward(X, training)
 
     def forward(self, X: Array, training: bool = False) -> Array:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}.forward")
 
-    def backward(self, dY: Array, need_input_grad: bool = True) -> Array | None:
-        raise NotImplementedError
+    def forward_with_logits(self, X: Array, training: bool = False) -> tuple[Array, Array]:
+        """(output, pre-activation) for X: both the same array for a layer without a
+        nonlinear activation. Layers with one that may end a model override this."""
+        if self.activation is not None and self.activation.name != "linear":
+            raise NotImplementedError(f"{type(self).__name__}.forward_with_logits")
+        Y = self.forward(X, training)
+        return Y, Y
+
+    def backward(self, dY: Array, need_input_grad: bool = True, *, from_logits: bool = False
+                 ) -> Array | None:
+        """dY, the gradient w.r.t. the output (w.r.t. the pre-activation when
+        ``from_logits``; the same thing for a layer without activation) -> dX or None."""
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def cached(self) -> Any:
+        """What the last ``forward(training=True)`` kept, or RuntimeError if there is none."""
+        if self._cache is None:
+            raise RuntimeError(f"{self.describe()}: backward called before forward(training=True)")
+        return self._cache
+
+    def activation_gradient(self, Z: Array, A: Array, dA: Array, from_logits: bool) -> Array:
+        """dZ from dA (the gradient w.r.t. the output A = activation(Z)); dA itself when
+        ``from_logits`` (the caller already has the gradient w.r.t. Z, e.g. fused softmax
+        cross-entropy)."""
+        assert self.activation is not None, "a layer without activation"
+        return dA if from_logits else self.activation.backward(Z, A, dA)
+
+    def gradient_buffer(self, name: str) -> Array:
+        """``self.grads[name]``, allocated (shaped like the parameter) on first use."""
+        param = self.params[name]
+        grad = self.grads.get(name)
+        if grad is None or grad.shape != param.shape or grad.dtype != param.dtype:
+            grad = self.grads[name] = np.empty_like(param)
+        return grad
 
     def clear_cache(self) -> None:
         """Drop what forward cached for backward (frees memory after training)."""
+        self._cache = None
 
     # --- config -------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"class": type(self).__name__}
         if self.name is not None:
             config["name"] = self.name
+        if self.activation is not None:
+            config.update(activation=self.activation.name, initializer=self.initializer)
         return config
 
     def n_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
 
-class Layer(Module):
-    """Fully connected linear layer: ``Y = X @ W + B`` (the seed's ``Layer``).
+Module = Layer  # the name of the base class before it was called Layer
+Layer.registry["Layer"] = Layer  # files from before Dense took over: Layer(...) builds a Dense
+
+
+class Dense(Layer):
+    """Fully connected layer with an activation: ``Y = activation(X @ W + B)``.
 
     Args:
         neurons: number of outputs, a positive integer.
+        activation: a name from ``nn.activations.ACTIVATIONS``; sigmoid by default, as in the
+            seed (``Layer(neurons)`` is the seed's layer without one: linear).
     Parameters:
         W: (n_in, neurons), B: (1, neurons).
     """
@@ -130,18 +237,14 @@ class Layer(Module):
     def __init__(
         self,
         neurons: int,
-        activation: str | Activation = "linear",
+        activation: str | Activation = "sigmoid",
         *,
         initializer: str | None = None,
         name: str | None = None,
         seed: int | None = None,
     ) -> None:
-        super().__init__(name=name, seed=seed)
+        super().__init__(activation=activation, initializer=initializer, name=name, seed=seed)
         self.neurons = _positive_int(neurons, "neurons", type(self).__name__)
-        self.activation = get_activation(activation)
-        self.initializer = initializer or default_initializer(self.activation.name)
-        get_initializer(self.initializer)  # fail early on an unknown name
-        self._cache: tuple[Array, Array, Array] | None = None
 
     # the seed's attributes
     @property
@@ -173,482 +276,69 @@ class Layer(Module):
             )
         return {"W": (int(input_shape[0]), self.neurons), "B": (1, self.neurons)}
 
-    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator,
-              dtype: np.dtype | type = np.float32) -> None:
-        shapes = self.parameter_shapes(input_shape)
-        super().build(input_shape, rng, dtype)
-        n_in = self.input_shape[0]
-        init = get_initializer(self.initializer)
-        self.params = {
-            "W": init(shapes["W"], n_in, self.neurons, rng, self.dtype),
-            "B": np.zeros(shapes["B"], dtype=self.dtype),
-        }
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+    def fans(self, input_shape: tuple[int, ...]) -> tuple[int, int]:
+        return int(input_shape[0]), self.neurons
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (self.neurons,)
 
-    def forward(self, X: Array, training: bool = False, *, pre_activation: bool = False
-                ) -> Array:
-        """X: (batch, n_in) -> (batch, neurons). ``pre_activation`` returns Z instead of A."""
+    def _affine(self, X: Array) -> tuple[Array, Array]:
+        """(X in the layer's dtype, Z = X @ W + B), both (batch, ...)."""
         if X.dtype != self.dtype:
             X = X.astype(self.dtype)
         Z = X @ self.params["W"]
         Z += self.params["B"]
-        A = self.activation.fn(Z) if pre_activation else self.activation.in_place(Z)
+        return X, Z
+
+    def forward(self, X: Array, training: bool = False) -> Array:
+        """X: (batch, n_in) -> A (batch, neurons)."""
+        X, Z = self._affine(X)
+        A = self.activation.in_place(Z)  # relu overwrites Z: backward only needs Z > 0
         if training:
             self._cache = (X, Z, A)
-        return Z if pre_activation else A
+        return A
+
+    def forward_with_logits(self, X: Array, training: bool = False) -> tuple[Array, Array]:
+        """X: (batch, n_in) -> (A, Z), the output and the pre-activation, (batch, neurons)
+        each (Z is kept intact: A is a new array)."""
+        X, Z = self._affine(X)
+        A = self.activation.fn(Z)
+        if training:
+            self._cache = (X, Z, A)
+        return A, Z
 
     def backward(self, dY: Array, need_input_grad: bool = True, *, from_logits: bool = False
                  ) -> Array | None:
         """dY: (batch, neurons), the gradient w.r.t. the output A (or w.r.t. Z when
         ``from_logits``, as for fused softmax cross-entropy). Returns dX (batch, n_in)."""
-        if self._cache is None:
-            raise RuntimeError(f"{self.describe()}: backward called before forward(training=True)")
-        X, Z, A = self._cache
-        dZ = dY if from_logits else self.activation.backward(Z, A, dY)
-        np.matmul(X.T, dZ, out=self.grads["W"])
+        X, Z, A = self.cached()
+        dZ = self.activation_gradient(Z, A, dY, from_logits)
+        np.matmul(X.T, dZ, out=self.gradient_buffer("W"))
         # column sums as a matrix product: several times faster than sum(axis=0)
-        np.matmul(np.ones((1, len(dZ)), dtype=dZ.dtype), dZ, out=self.grads["B"])
+        np.matmul(np.ones((1, len(dZ)), dtype=dZ.dtype), dZ, out=self.gradient_buffer("B"))
         if not need_input_grad:
             return None
         return dZ @ self.params["W"].T
 
-    def clear_cache(self) -> None:
-        self._cache = None
-
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(
-            neurons=self.neurons, activation=self.activation.name, initializer=self.initializer
-        )
+        config["neurons"] = self.neurons
         return config
 
 
-class Dense(Layer):
-    """Fully connected layer with an activation: ``Y = activation(X @ W + B)``.
-
-    Args:
-        neurons: number of outputs, a positive integer.
-        activation: a name from ``nn.activations.ACTIVATIONS``; sigmoid by default, as in the seed.
-    """
-
-    def __init__(
-        self,
-        neurons: int,
-        activation: str | Activation = "sigmoid",
-        *,
-        initializer: str | None = None,
-        name: str | None = None,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(neurons, activation, initializer=initializer, name=name, seed=seed)
-
-
-def layer_from_config(config: dict[str, Any]) -> Module:
+def layer_from_config(config: dict[str, Any]) -> Layer:
     """Rebuild an (unbuilt) layer from ``get_config()``'s dict."""
     if not isinstance(config, dict) or "class" not in config:
         raise ValueError(f"layer config: expected a dict with a 'class' key. Received: {config!r}")
-    cls_name = config["class"]
-    if cls_name not in Module.registry:
-        raise ValueError(
-            f"layer config: class expected one of {sorted(Module.registry)}. "
-            f"Received: class={cls_name!r}"
-        )
+    cls = lookup(Layer.registry, config["class"], "class", "layer config")
     kwargs = {k: v for k, v in config.items() if k != "class"}
     try:
-        return Module.registry[cls_name](**kwargs)
+        return cls(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"layer config for {cls_name}: {exc}") from exc
+        raise ValueError(f"layer config for {config['class']}: {exc}") from exc
 
 
-# --- convolutional layers ---------------------------------------------------------------------
-#
-# Images are channels-first, (batch, channels, height, width), as the layer contract's shapes
-# say. Internally the convolution works on channels-last memory: ``Conv2D`` returns its
-# (N, F, H, W) output as a transposed *view* of an (N, H, W, F) array, and ``Conv2D`` and
-# ``MaxPool2D`` read their input through ``X.transpose(0, 2, 3, 1)``, which is free when the
-# input came from one of them. im2col then gathers contiguous runs of channels and the whole
-# batch is one (N*Ho*Wo, kh*kw*C) @ (kh*kw*C, F) matrix product. Callers only ever see the
-# logical (N, C, H, W) shape; ``np.ascontiguousarray`` gives a C-ordered copy if one is needed.
-
-PADDINGS = ("valid", "same")
-# Inference (training=False) runs convolutions in chunks of examples whose im2col matrix stays
-# under this many bytes, so that predicting on thousands of images does not need gigabytes.
-INFERENCE_COLS_BYTES = 32 * 2**20
-
-
-def _int_pair(value: Any, name: str, owner: str) -> tuple[int, int]:
-    """A positive int or a pair of positive ints (a list, from JSON) -> (rows, cols)."""
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair
-    ):
-        raise ValueError(
-            f"{owner}: {name} expected a positive integer or a pair of positive integers. "
-            f"Received: {name}={value!r}"
-        )
-    return int(pair[0]), int(pair[1])
-
-
-def _check_image_shape(layer: Module, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """Per-example (C, H, W) or ValueError telling how to get there."""
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"{layer.describe()}: expected input of shape (batch, channels, height, width). "
-            f"Received: per-example shape {tuple(input_shape)}; for flat (batch, 784) images "
-            f"put a Reshape((1, 28, 28)) first"
-        )
-    C, H, W = (int(d) for d in input_shape)
-    return C, H, W
-
-
-def _window_geometry(size: int, k: int, s: int, padding: str, owner: str, what: str
-                     ) -> tuple[int, int, int]:
-    """Output length and (before, after) padding of a sliding window along one axis.
-
-    "valid": no padding, out = (size - k) // s + 1. "same": out = ceil(size / s), padded as
-    evenly as possible (the extra pixel after), as in TensorFlow."""
-    if padding == "same":
-        out = -(-size // s)
-        total = max((out - 1) * s + k - size, 0)
-        return out, total // 2, total - total // 2
-    if size < k:
-        raise ValueError(
-            f"{owner}: {what} expected to be at most the input's size with padding='valid'. "
-            f"Received: {what} {k} for an input of size {size}"
-        )
-    return (size - k) // s + 1, 0, 0
-
-
-def _strided(start: int, count: int, step: int) -> slice:
-    """The slice start, start + step, ... (count items) along one axis."""
-    return slice(start, start + (count - 1) * step + 1, step)
-
-
-# im2col copies runs of kw*C contiguous values; below this many channels those runs are too
-# short and it builds the transposed matrix instead, one copy per kernel offset (runs of Wo).
-FEW_CHANNELS = 4
-
-
-def _im2col(Xt: Array, kernel: tuple[int, int], stride: tuple[int, int],
-            pads: tuple[int, int, int, int], out: tuple[int, int]) -> Array:
-    """Channels-last images Xt (N, H, W, C) -> the (N*Ho*Wo, kh*kw*C) matrix whose row
-    (n, i, j) is the receptive field of output pixel (i, j) of example n, in (kh, kw, C) order.
-
-    ``pads`` is (top, bottom, left, right) zero padding, ``out`` is (Ho, Wo). For C >=
-    ``FEW_CHANNELS`` this is one strided copy of a ``sliding_window_view``; for fewer channels
-    the matrix is built transposed, (kh*kw*C, N*Ho*Wo), with one contiguous copy per kernel
-    offset, and returned as its transpose (a Fortran-ordered view, which matmul takes as is)."""
-    N, H, W, C = Xt.shape
-    (kh, kw), (sh, sw), (top, bottom, left, right), (Ho, Wo) = kernel, stride, pads, out
-    if top or bottom or left or right:
-        Xp = np.zeros((N, H + top + bottom, W + left + right, C), dtype=Xt.dtype)
-        Xp[:, top : top + H, left : left + W] = Xt
-    else:
-        Xp = Xt
-    if C < FEW_CHANNELS:
-        colsT = np.empty((kh, kw, C, N, Ho, Wo), dtype=Xt.dtype)
-        Xq = Xp.transpose(3, 0, 1, 2)  # (C, N, Hp, Wp)
-        for i in range(kh):
-            for j in range(kw):
-                colsT[i, j] = Xq[:, :, _strided(i, Ho, sh), _strided(j, Wo, sw)]
-        return colsT.reshape(kh * kw * C, N * Ho * Wo).T
-    windows = np.lib.stride_tricks.sliding_window_view(Xp, (kh, kw), axis=(1, 2))
-    windows = windows[:, _strided(0, Ho, sh), _strided(0, Wo, sw)]  # (N, Ho, Wo, C, kh, kw)
-    cols = np.empty((N, Ho, Wo, kh, kw, C), dtype=Xt.dtype)
-    np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))
-    return cols.reshape(N * Ho * Wo, kh * kw * C)
-
-
-class Conv2D(Module):
-    """2-D convolution (cross-correlation, as in every deep-learning library) with an activation.
-
-    ``Y[n, f] = activation(B[f] + sum_c X[n, c] ⋆ W[f, c])``, vectorised as im2col plus one matrix
-    product for the whole batch.
-
-    Args:
-        filters: number of output channels F, a positive integer.
-        kernel_size: kh = kw = k, or a pair (kh, kw).
-        stride: an int or a pair (sh, sw).
-        padding: "valid" (no padding: Ho = (H - kh) // sh + 1) or "same" (zeros around the
-            image so that Ho = ceil(H / sh); the odd pixel goes at the bottom/right).
-        activation: a name from ``nn.activations.ACTIVATIONS`` (linear by default); softmax
-            would act across the F channels of each pixel.
-        initializer: default He normal for relu-like activations, Glorot otherwise, with
-            fan_in = C*kh*kw and fan_out = F*kh*kw.
-    Shapes:
-        input (batch, C, H, W) -> output (batch, F, Ho, Wo).
-    Parameters:
-        W: (F, C, kh, kw), B: (F,).
-    """
-
-    def __init__(
-        self,
-        filters: int,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] = 1,
-        padding: str = "valid",
-        activation: str | Activation = "linear",
-        *,
-        initializer: str | None = None,
-        name: str | None = None,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(name=name, seed=seed)
-        owner = type(self).__name__
-        self.filters = _positive_int(filters, "filters", owner)
-        self.kernel_size = _int_pair(kernel_size, "kernel_size", owner)
-        self.stride = _int_pair(stride, "stride", owner)
-        if padding not in PADDINGS:
-            raise ValueError(
-                f"{owner}: padding expected one of {list(PADDINGS)}. Received: padding={padding!r}"
-            )
-        self.padding = padding
-        self.activation = get_activation(activation)
-        self.initializer = initializer or default_initializer(self.activation.name)
-        get_initializer(self.initializer)  # fail early on an unknown name
-        # (cols (M, K), Z (M, F), A (M, F), W as a matrix (F, K), input shape (N, C, H, W));
-        # M = N*Ho*Wo rows of im2col, K = kh*kw*C in (kh, kw, C) order.
-        self._cache: tuple[Array, Array, Array, Array, tuple[int, ...]] | None = None
-
-    # --- shapes -------------------------------------------------------------------------------
-    def _geometry(self, input_shape: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
-        """((Ho, top, bottom), (Wo, left, right)) for a per-example (C, H, W)."""
-        _, H, W = _check_image_shape(self, input_shape)
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        return (_window_geometry(H, kh, sh, self.padding, self.describe(), "kernel height"),
-                _window_geometry(W, kw, sw, self.padding, self.describe(), "kernel width"))
-
-    def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-        self._geometry(input_shape)  # validates
-        kh, kw = self.kernel_size
-        return {"W": (self.filters, int(input_shape[0]), kh, kw), "B": (self.filters,)}
-
-    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator,
-              dtype: np.dtype | type = np.float32) -> None:
-        shapes = self.parameter_shapes(input_shape)
-        super().build(input_shape, rng, dtype)
-        C = self.input_shape[0]
-        kh, kw = self.kernel_size
-        init = get_initializer(self.initializer)
-        self.params = {
-            "W": init(shapes["W"], C * kh * kw, self.filters * kh * kw, rng, self.dtype),
-            "B": np.zeros(shapes["B"], dtype=self.dtype),
-        }
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        (Ho, _, _), (Wo, _, _) = self._geometry(input_shape)
-        return (self.filters, Ho, Wo)
-
-    # --- computation --------------------------------------------------------------------------
-    def _weight_matrix(self) -> Array:
-        """W (F, C, kh, kw) as the (F, kh*kw*C) matrix that matches im2col's column order."""
-        return self.params["W"].transpose(0, 2, 3, 1).reshape(self.filters, -1)
-
-    def _pads(self, input_shape: tuple[int, ...]) -> tuple[tuple[int, int], tuple[int, ...]]:
-        """((Ho, Wo), (top, bottom, left, right)) for a per-example (C, H, W)."""
-        (Ho, top, bottom), (Wo, left, right) = self._geometry(input_shape)
-        return (Ho, Wo), (top, bottom, left, right)
-
-    def _im2col(self, X: Array) -> Array:
-        """X (N, C, H, W) -> (N*Ho*Wo, kh*kw*C), see ``_im2col``."""
-        out, pads = self._pads(X.shape[1:])
-        return _im2col(X.transpose(0, 2, 3, 1), self.kernel_size, self.stride, pads, out)
-
-    def _input_gradient(self, dZ: Array, Wm: Array, input_shape: tuple[int, ...]) -> Array:
-        """dX (N, C, H, W) from dZ (N*Ho*Wo, F), the gradient w.r.t. the pre-activation.
-
-        Stride 1 (when F <= 2C): dX is the correlation of dZ, zero-padded by (kernel - 1 -
-        padding), with the flipped kernel: im2col of dZ and one matrix product, no scatter.
-        Otherwise: dcols = dZ @ Wm, then ``_col2im``."""
-        N, C, H, W = input_shape
-        F = self.filters
-        (Ho, Wo), (top, bottom, left, right) = self._pads((C, H, W))
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        if (sh, sw) != (1, 1) or F > 2 * C:
-            return self._col2im(dZ @ Wm, input_shape)
-        pads = (kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right)
-        cols = _im2col(dZ.reshape(N, Ho, Wo, F), (kh, kw), (1, 1), pads, (H, W))
-        W_flipped = self.params["W"][:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, C)
-        return (cols @ W_flipped).reshape(N, H, W, C).transpose(0, 3, 1, 2)
-
-    def _col2im(self, dcols: Array, input_shape: tuple[int, ...]) -> Array:
-        """Adjoint of ``_im2col``: dcols (N*Ho*Wo, kh*kw*C) -> dX (N, C, H, W), summing the
-        contributions of overlapping windows (one vectorised add per kernel offset)."""
-        N, C, H, W = input_shape
-        (Ho, Wo), (top, bottom, left, right) = self._pads((C, H, W))
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        d6 = dcols.reshape(N, Ho, Wo, kh, kw, C)
-        dXp = np.zeros((N, H + top + bottom, W + left + right, C), dtype=dcols.dtype)
-        for i in range(kh):
-            rows = _strided(i, Ho, sh)
-            for j in range(kw):
-                dXp[:, rows, _strided(j, Wo, sw)] += d6[:, :, :, i, j]
-        return dXp[:, top : top + H, left : left + W].transpose(0, 3, 1, 2)
-
-    def _forward_rows(self, X: Array, Wm: Array) -> tuple[Array, Array, Array]:
-        """X (N, C, H, W) -> (cols (M, K), Z (M, F), A (M, F)). For relu, A is Z rectified in
-        place (``Activation.in_place``)."""
-        cols = self._im2col(X)
-        Z = cols @ Wm.T  # (M, F)
-        Z += self.params["B"]
-        return cols, Z, self.activation.in_place(Z)
-
-    def forward(self, X: Array, training: bool = False) -> Array:
-        """X: (batch, C, H, W) -> (batch, F, Ho, Wo) (a view of channels-last memory)."""
-        if X.dtype != self.dtype:
-            X = X.astype(self.dtype)
-        N = X.shape[0]
-        F, Ho, Wo = self.output_shape(X.shape[1:])
-        Wm = self._weight_matrix()
-        if training:
-            cols, Z, A = self._forward_rows(X, Wm)
-            self._cache = (cols, Z, A, Wm, X.shape)
-        else:
-            row_bytes = Ho * Wo * Wm.shape[1] * X.itemsize
-            chunk = max(1, INFERENCE_COLS_BYTES // row_bytes)
-            if len(X) <= chunk:
-                A = self._forward_rows(X, Wm)[2]
-            else:  # blocks of examples, to bound the memory of im2col
-                A = np.empty((N * Ho * Wo, F), dtype=self.dtype)
-                for start in range(0, N, chunk):
-                    stop = min(start + chunk, N)
-                    A[start * Ho * Wo : stop * Ho * Wo] = self._forward_rows(X[start:stop], Wm)[2]
-        return A.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
-
-    def backward(self, dY: Array, need_input_grad: bool = True) -> Array | None:
-        """dY: (batch, F, Ho, Wo), the gradient w.r.t. the output. Fills grads W and B and
-        returns dX (batch, C, H, W), or None (and skips its cost) when not needed."""
-        if self._cache is None:
-            raise RuntimeError(f"{self.describe()}: backward called before forward(training=True)")
-        cols, Z, A, Wm, input_shape = self._cache
-        dYm = dY.transpose(0, 2, 3, 1).reshape(Z.shape)  # free if dY is channels-last
-        if dYm.dtype != self.dtype:
-            dYm = dYm.astype(self.dtype)
-        dZ = self.activation.backward(Z, A, dYm)  # (M, F)
-        kh, kw = self.kernel_size
-        dWm = dZ.T @ cols  # (F, K)
-        np.copyto(self.grads["W"],
-                  dWm.reshape(self.filters, kh, kw, -1).transpose(0, 3, 1, 2))
-        # column sums as a matrix-vector product: several times faster than sum(axis=0)
-        np.matmul(np.ones(len(dZ), dtype=dZ.dtype), dZ, out=self.grads["B"])
-        if not need_input_grad:
-            return None
-        return self._input_gradient(dZ, Wm, input_shape)
-
-    def clear_cache(self) -> None:
-        self._cache = None
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            filters=self.filters, kernel_size=list(self.kernel_size), stride=list(self.stride),
-            padding=self.padding, activation=self.activation.name, initializer=self.initializer,
-        )
-        return config
-
-
-class MaxPool2D(Module):
-    """Max pooling over (pool_h, pool_w) windows, no padding (a partial window at the bottom
-    or right edge is dropped).
-
-    Args:
-        pool_size: an int or a pair (ph, pw).
-        stride: an int or a pair; defaults to pool_size (non-overlapping windows).
-    Shapes:
-        input (batch, C, H, W) -> output (batch, C, (H - ph) // sh + 1, (W - pw) // sw + 1).
-    Ties: the gradient goes to exactly one element of a window, the first maximum in row-major
-    window order (as PyTorch does).
-    """
-
-    def __init__(self, pool_size: int | tuple[int, int] = 2,
-                 stride: int | tuple[int, int] | None = None, *, name: str | None = None) -> None:
-        super().__init__(name=name)
-        owner = type(self).__name__
-        self.pool_size = _int_pair(pool_size, "pool_size", owner)
-        self.stride = self.pool_size if stride is None else _int_pair(stride, "stride", owner)
-        # (argmax within the window (N, Ho, Wo, C) uint8/int, input shape (N, C, H, W))
-        self._cache: tuple[Array, tuple[int, ...]] | None = None
-
-    def _geometry(self, input_shape: tuple[int, ...]) -> tuple[int, int]:
-        _, H, W = _check_image_shape(self, input_shape)
-        (ph, pw), (sh, sw) = self.pool_size, self.stride
-        Ho = _window_geometry(H, ph, sh, "valid", self.describe(), "pool height")[0]
-        Wo = _window_geometry(W, pw, sw, "valid", self.describe(), "pool width")[0]
-        return Ho, Wo
-
-    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator,
-              dtype: np.dtype | type = np.float32) -> None:
-        self._geometry(input_shape)
-        super().build(input_shape, rng, dtype)
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return (int(input_shape[0]), *self._geometry(input_shape))
-
-    def _windows(self, Xt: Array, Ho: int, Wo: int) -> list[Array]:
-        """For each offset (a, b) in the window, row-major: the (N, Ho, Wo, C) view of the
-        channels-last Xt holding element (a, b) of every window."""
-        (ph, pw), (sh, sw) = self.pool_size, self.stride
-        return [Xt[:, _strided(a, Ho, sh), _strided(b, Wo, sw)]
-                for a in range(ph) for b in range(pw)]
-
-    def forward(self, X: Array, training: bool = False) -> Array:
-        """X: (batch, C, H, W) -> (batch, C, Ho, Wo) (a view of channels-last memory)."""
-        if X.dtype != self.dtype:
-            X = X.astype(self.dtype)
-        Ho, Wo = self._geometry(X.shape[1:])
-        views = self._windows(X.transpose(0, 2, 3, 1), Ho, Wo)
-        Y = views[0].copy()  # (N, Ho, Wo, C), C-ordered
-        if training:
-            # Y is the running maximum, so the window's argmax is the last k at which
-            # views[k] > Y (strictly: ties keep the first maximum): index = max_k k * better_k.
-            itype = np.uint8 if len(views) < 256 else np.intp
-            index = np.zeros(Y.shape, dtype=itype)
-            better = np.empty(Y.shape, dtype=np.bool_)
-            for k in range(1, len(views)):
-                np.greater(views[k], Y, out=better)
-                np.maximum(Y, views[k], out=Y)
-                np.maximum(index, better * itype(k), out=index)
-            self._cache = (index, X.shape)
-        else:
-            for view in views[1:]:
-                np.maximum(Y, view, out=Y)
-        return Y.transpose(0, 3, 1, 2)
-
-    def backward(self, dY: Array, need_input_grad: bool = True) -> Array | None:
-        """dY: (batch, C, Ho, Wo) -> dX (batch, C, H, W): each window's gradient goes to its
-        (first) maximum."""
-        if self._cache is None:
-            raise RuntimeError(f"{self.describe()}: backward called before forward(training=True)")
-        if not need_input_grad:
-            return None
-        index, (N, C, H, W) = self._cache
-        Ho, Wo = index.shape[1:3]
-        dYt = dY.transpose(0, 2, 3, 1)
-        (ph, pw), (sh, sw) = self.pool_size, self.stride
-        tiles = (sh, sw) == (ph, pw) and (Ho * ph, Wo * pw) == (H, W)
-        # Exact tiling writes every input pixel once; otherwise start from zeros and add.
-        dXt = (np.empty if tiles else np.zeros)((N, H, W, C), dtype=dYt.dtype)
-        for k, view in enumerate(self._windows(dXt, Ho, Wo)):
-            if tiles:
-                np.multiply(dYt, index == k, out=view)
-            else:
-                view += dYt * (index == k)
-        return dXt.transpose(0, 3, 1, 2)
-
-    def clear_cache(self) -> None:
-        self._cache = None
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(pool_size=list(self.pool_size), stride=list(self.stride))
-        return config
-
-
-class Flatten(Module):
+class Flatten(Layer):
     """(batch, d1, d2, ...) -> (batch, d1*d2*...), in C order of the logical shape (for images:
     channel, row, column). Copies when the input is a channels-last view (e.g. from Conv2D)."""
 
@@ -662,7 +352,8 @@ class Flatten(Module):
         """X: (batch, *input_shape) -> (batch, prod(input_shape))."""
         return X.reshape(X.shape[0], -1)
 
-    def backward(self, dY: Array, need_input_grad: bool = True) -> Array | None:
+    def backward(self, dY: Array, need_input_grad: bool = True, *, from_logits: bool = False
+                 ) -> Array | None:
         """dY: (batch, prod(input_shape)) -> (batch, *input_shape)."""
         if not need_input_grad:
             return None
@@ -670,7 +361,7 @@ class Flatten(Module):
         return dY.reshape(dY.shape[0], *self.input_shape)
 
 
-class Reshape(Module):
+class Reshape(Layer):
     """Reshape every example: (batch, *input_shape) -> (batch, *target_shape), in C order.
 
     Args:
@@ -718,7 +409,8 @@ class Reshape(Module):
         """X: (batch, *input_shape) -> (batch, *target_shape) (a view when X is C-ordered)."""
         return X.reshape(X.shape[0], *self.output_shape(X.shape[1:]))
 
-    def backward(self, dY: Array, need_input_grad: bool = True) -> Array | None:
+    def backward(self, dY: Array, need_input_grad: bool = True, *, from_logits: bool = False
+                 ) -> Array | None:
         """dY: (batch, *target_shape) -> (batch, *input_shape)."""
         if not need_input_grad:
             return None
@@ -729,3 +421,12 @@ class Reshape(Module):
         config = super().get_config()
         config["target_shape"] = list(self.target_shape)
         return config
+
+
+def __getattr__(name: str) -> Any:
+    """``from nn.layers import Conv2D`` (and MaxPool2D) as before they moved to ``nn.conv``."""
+    if name in ("Conv2D", "MaxPool2D"):
+        from . import conv
+
+        return getattr(conv, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .lookup import lookup
+
 Array = np.ndarray
 
 
@@ -127,6 +129,4 @@ def get_loss(name: str | Loss) -> Loss:
     """Look a loss up by name; an unknown name raises ValueError listing the known ones."""
     if isinstance(name, Loss):
         return name
-    if not isinstance(name, str) or name not in LOSSES:
-        raise ValueError(f"loss: expected one of {sorted(LOSSES)}. Received: loss={name!r}")
-    return LOSSES[name]
+    return lookup(LOSSES, name, "loss")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -10,11 +11,23 @@ from typing import Any
 import numpy as np
 
 from .io import MAX_UNPACKED_BYTES, ModelFileError, load_arrays, save_arrays
-from .layers import Layer, Module, layer_from_config
+from .layers import Layer, check_seed, layer_from_config
 from .losses import get_loss
-from .parameters import FlatParameters, check_writeable
+from .parameters import FlatParameters
 
 Array = np.ndarray
+
+#: ``Model.load`` refuses a model whose forward pass needs more values than this at once for a
+#: single example (about 128 MB in float32; the shipped CNN needs under 30 000).
+MAX_VALUES_PER_EXAMPLE = 2**25
+
+
+def _probe_input(input_shape: tuple[int, ...], dtype: np.dtype) -> Array:
+    """One ordinary-looking input (1, *input_shape) in [0, 1]: about a fifth of the values
+    inked (0.8-1), the rest 0, as in an MNIST digit; always the same (seeded)."""
+    x = np.random.default_rng(0).random((1, *input_shape))
+    x[x < 0.8] = 0.0
+    return x.astype(dtype)
 
 
 def check_finite_array(X: Any, name: str = "X", *, ndim_min: int = 2) -> np.ndarray:
@@ -48,17 +61,17 @@ class Model:
 
     def __init__(
         self,
-        layers: list[Module] | None = None,
+        layers: list[Layer] | None = None,
         *,
         input_shape: tuple[int, ...] | None = None,
         seed: int = 0,
         dtype: str | type = "float32",
         name: str | None = None,
     ) -> None:
-        self.layers: list[Module] = list(layers) if layers is not None else []
+        self.layers: list[Layer] = list(layers) if layers is not None else []
         for layer in self.layers:
             self._check_layer(layer)
-        self.seed = int(seed)
+        self.seed = check_seed(seed, "Model") or 0
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype expected float32 or float64. Received: dtype={dtype!r}")
@@ -70,10 +83,10 @@ class Model:
 
     @staticmethod
     def _check_layer(layer: Any) -> None:
-        if not isinstance(layer, Module):
+        if not isinstance(layer, Layer):
             raise ValueError(f"layer expected an nn layer (e.g. Dense). Received: {layer!r}")
 
-    def add(self, layer: Module) -> None:
+    def add(self, layer: Layer) -> None:
         """Append a layer (the model is rebuilt on next use if it was built)."""
         self._check_layer(layer)
         self.layers.append(layer)
@@ -103,7 +116,9 @@ class Model:
             shape = layer.output_shape(shape)
         return shape
 
-    def _prepare(self, X: Any, name: str = "X") -> np.ndarray:
+    def prepare_input(self, X: Any, name: str = "X") -> np.ndarray:
+        """X as an array checked for this model (numeric, finite, shape (batch,
+        *input_shape)); builds the model from X's shape on first use. ValueError otherwise."""
         X = check_finite_array(X, name)
         if not self.built:
             self.build(X.shape[1:])
@@ -121,9 +136,19 @@ class Model:
             X = layer.forward(X, training)
         return X
 
+    def forward_with_logits(self, X: Array, training: bool = False) -> tuple[Array, Array]:
+        """(outputs, logits): the model's output for X and its last layer's pre-activation,
+        each (batch, *output_shape) (what a loss fused with the output activation needs).
+        No checks, as ``forward``."""
+        if not self.layers:
+            return X, X
+        for layer in self.layers[:-1]:
+            X = layer.forward(X, training)
+        return self.layers[-1].forward_with_logits(X, training)
+
     def __call__(self, X: Array, training: bool = False) -> Array:
         """Check X (batch, *input_shape), build on first use, and return the model's output."""
-        return self.forward(self._prepare(X), training)
+        return self.forward(self.prepare_input(X), training)
 
     def backward(self, dY: Array, *, from_logits: bool = False, need_input_grad: bool = False
                  ) -> Array | None:
@@ -135,34 +160,30 @@ class Model:
         # a gradient unless dX was asked for: stop there and skip that layer's dX.
         first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
         for i in range(n - 1, -1, -1):
-            layer = self.layers[i]
             need = i > first or need_input_grad
-            if i == n - 1 and from_logits:
-                assert isinstance(layer, Layer)
-                dY = layer.backward(dY, need, from_logits=True)
-            else:
-                dY = layer.backward(dY, need)
+            dY = self.layers[i].backward(dY, need, from_logits=from_logits and i == n - 1)
             if not need:
                 return None
         return dY
 
-    def parameters(self) -> Iterator[tuple[str, Array, Array]]:
-        """Yield (key, param, grad) for every parameter, keys like ``layers.0.W``."""
+    def parameters(self) -> Iterator[tuple[str, Array, Array | None]]:
+        """Yield (key, param, grad) for every parameter, keys like ``layers.0.W``; grad is
+        None until gradients were first needed (a model that only predicts has none)."""
         for i, layer in enumerate(self.layers):
             for name, param in layer.params.items():
-                yield f"layers.{i}.{name}", param, layer.grads[name]
+                yield f"layers.{i}.{name}", param, layer.grads.get(name)
 
     def flat_parameters(self) -> FlatParameters:
-        """Every parameter in one contiguous vector and every gradient in another, each layer's
-        arrays being views into them (packed on first use, and again after a layer's weights
-        were replaced). Training uses this so the optimiser makes a few long passes."""
+        """Every parameter packed into one new contiguous vector and every gradient into
+        another, each layer's arrays becoming views into them (what training uses, so the
+        optimiser makes a few long passes). Raises ValueError for a read-only parameter."""
         owners = [(f"layers.{i}", layer.params, layer.grads) for i, layer in enumerate(self.layers)]
-        flat = self.__dict__.get("_flat")
-        if flat is None or not flat.intact(owners):
-            flat = self._flat = FlatParameters.pack(owners, self.dtype)  # checks writeable too
-        else:
-            check_writeable(owners)  # frozen views of a still writable vector: refused too
-        return flat
+        return FlatParameters.pack(owners, self.dtype)
+
+    def drop_gradients(self) -> None:
+        """Free every gradient buffer (they are allocated again when next needed)."""
+        for layer in self.layers:
+            layer.grads = {}
 
     def clear_cache(self) -> None:
         for layer in self.layers:
@@ -171,13 +192,13 @@ class Model:
     # --- inference ----------------------------------------------------------------------------
     @property
     def output_activation(self) -> str | None:
-        last = self.layers[-1] if self.layers else None
-        return last.activation.name if isinstance(last, Layer) else None
+        activation = self.layers[-1].activation if self.layers else None
+        return activation.name if activation is not None else None
 
     def predict(self, X: Array, batch_size: int = 2048) -> Array:
         """The model's output for X (batch, *input_shape): for a softmax or sigmoid head, the
         class probabilities (batch, classes). Runs in chunks; caches nothing (thread-safe)."""
-        X = self._prepare(X)
+        X = self.prepare_input(X)
         if len(X) <= batch_size:
             return self.forward(X)
         return np.concatenate(
@@ -200,7 +221,7 @@ class Model:
 
     def activations(self, X: Array) -> list[Array]:
         """Every layer's output for X (batch, *input_shape): a list, one array per layer."""
-        X = self._prepare(X)
+        X = self.prepare_input(X)
         outputs = []
         for layer in self.layers:
             X = layer.forward(X)
@@ -221,7 +242,7 @@ class Model:
         """
         if of not in ("logit", "output"):
             raise ValueError(f"of expected 'logit' or 'output'. Received: of={of!r}")
-        X = self._prepare(X)
+        X = self.prepare_input(X)
         worker = self._private_copy()
         Y = worker.forward(X, training=True)
         idx = np.broadcast_to(np.asarray(class_index), (len(X),))
@@ -231,8 +252,7 @@ class Model:
             )
         dY = np.zeros_like(Y)
         dY[np.arange(len(X)), idx] = 1.0
-        from_logits = of == "logit" and isinstance(worker.layers[-1], Layer)
-        return worker.backward(dY, from_logits=from_logits, need_input_grad=True)
+        return worker.backward(dY, from_logits=of == "logit", need_input_grad=True)
 
     def _private_copy(self) -> Model:
         """A model sharing this one's weights (read-only) with its own caches and grads."""
@@ -240,18 +260,16 @@ class Model:
         clone.layers = []
         for layer in self.layers:
             twin = copy.copy(layer)
-            twin.grads = {k: np.empty_like(v) for k, v in layer.params.items()}
+            twin.grads = {}
             twin.clear_cache()
             clone.layers.append(twin)
-        clone.__dict__.pop("_flat", None)
         return clone
 
     def copy(self) -> Model:
-        """An independent deep copy (weights included, caches dropped)."""
+        """An independent deep copy (weights included; caches and gradient buffers dropped)."""
         self.clear_cache()
-        twin = copy.deepcopy(self)
-        twin.__dict__.pop("_flat", None)  # the twin's arrays are no longer views of one vector
-        return twin
+        memo: dict[int, Any] = {id(layer.grads): {} for layer in self.layers}  # not copied
+        return copy.deepcopy(self, memo)
 
     # --- description --------------------------------------------------------------------------
     def count_params(self) -> int:
@@ -325,10 +343,16 @@ class Model:
             if any(d <= 0 for d in input_shape):
                 raise ValueError(f"input_shape expected positive sizes: {input_shape}")
             expected = model.parameter_shapes(input_shape) if input_shape else {}
-        except (ValueError, TypeError) as exc:
+            peak = model.peak_values(input_shape) if input_shape else 0
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             raise ModelFileError(f"Model file has an invalid config: {exc}") from exc
         if not input_shape:
             raise ModelFileError("Model file has no input_shape in its config.")
+        if peak > MAX_VALUES_PER_EXAMPLE:
+            raise ModelFileError(
+                f"Model file's config needs {peak:,} values at once for a single input "
+                f"example; the limit is {MAX_VALUES_PER_EXAMPLE:,}."
+            )
         missing = sorted(set(expected) - set(arrays))
         extra = sorted(set(arrays) - set(expected))
         if missing or extra:
@@ -336,21 +360,47 @@ class Model:
                 f"Model file's arrays do not match its config: missing {missing}, "
                 f"unexpected {extra}."
             )
+        where = {key: f"layer {int(key.split('.')[1])} "
+                      f"({type(model.layers[int(key.split('.')[1])]).__name__}) {key}"
+                 for key in expected}
         for key, shape in expected.items():
             value = arrays[key]
-            layer_index = int(key.split(".")[1])
-            where = f"layer {layer_index} ({type(model.layers[layer_index]).__name__}) {key}"
             if value.shape != shape:
                 raise ModelFileError(
-                    f"Model file: {where} expected shape {shape}. Received: {value.shape}"
+                    f"Model file: {where[key]} expected shape {shape}. Received: {value.shape}"
                 )
             if value.dtype.kind != "f" or not np.isfinite(value).all():
-                raise ModelFileError(f"Model file: {where} expected finite floats.")
+                raise ModelFileError(f"Model file: {where[key]} expected finite floats.")
         model.build(input_shape)  # now the same size as the file's own arrays
-        for key, param, _ in model.parameters():
-            param[...] = arrays[key]
+        with np.errstate(over="ignore", invalid="ignore"):
+            for key, param, _ in model.parameters():
+                param[...] = arrays[key]  # cast to the model's dtype
+                if not np.isfinite(param).all():
+                    raise ModelFileError(
+                        f"Model file: {where[key]} has values too large for {model.dtype} "
+                        f"(they become infinite). The file is broken or comes from a training "
+                        f"run that diverged; retrain it."
+                    )
+            probe = model.forward(_probe_input(input_shape, model.dtype))
+        if not np.isfinite(probe).all():
+            raise ModelFileError(
+                "Model file's weights give NaN or infinite outputs for an ordinary input "
+                "(they are too large). The file is broken or comes from a training run that "
+                "diverged; retrain it."
+            )
         model.metadata = metadata
         return model
+
+    def peak_values(self, input_shape: tuple[int, ...]) -> int:
+        """The most values one example needs at once in ``forward`` (the largest of the input
+        and every layer's working arrays) for per-example inputs of ``input_shape``, computed
+        from shapes alone (nothing is allocated)."""
+        peak = math.prod(input_shape)
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            peak = max(peak, layer.peak_values(shape))
+            shape = layer.output_shape(shape)
+        return peak
 
     def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         """{key: shape} of every parameter for per-example inputs of ``input_shape``, without

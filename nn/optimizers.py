@@ -4,7 +4,8 @@ An optimiser updates parameters in place in ``step(params)``, where ``params`` i
 ``(key, param, grad)`` triples (key is a stable name such as ``"layers.0.W"``) or a model's
 ``FlatParameters`` (every parameter in one vector: the same update in a few long NumPy passes,
 which is what ``fit`` uses). Layers only compute gradients; the optimiser alone changes weights.
-Weight decay adds ``weight_decay * W`` to the gradient of weight matrices (not of biases).
+Weight decay adds ``weight_decay * W`` to the gradient of the weights (``is_weight``: every
+parameter but the biases).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .parameters import FlatParameters, ParamItem
+from .lookup import lookup
+from .parameters import FlatParameters, ParamItem, is_weight
 
 Array = np.ndarray
 
@@ -40,47 +42,36 @@ class Optimizer:
         self.state: dict[str, dict[str, Array]] = {}
         self.iterations = 0
 
-    def _gradient(self, key: str, param: Array, grad: Array) -> Array:
-        if self.weight_decay and not key.endswith(".B"):
-            return grad + self.weight_decay * param
-        return grad
-
     def step(self, params: list[ParamItem] | FlatParameters) -> None:
         """Update every parameter in place from its gradient: ``params`` is a list of
         (key, param, grad) or a model's ``flat_parameters()`` (all of them in one vector)."""
         self.iterations += 1
         self._begin_step()
         if isinstance(params, FlatParameters):
-            # double-buffered (keep_previous): new weights go to the spare vector, then swap
-            out = params.previous
-            self._update("flat", params.values, self._flat_gradient(params), out)
-            if out is not None:
-                params.swap()
-            return
-        for key, param, grad in params:
-            self._update(key, param, self._gradient(key, param, grad))
+            blocks = [("flat", params.values, params.grads, params.weight_spans)]
+        else:
+            blocks = [(key, param, grad, (slice(None),) if is_weight(key) else ())
+                      for key, param, grad in params]
+        for key, param, grad, decayed in blocks:
+            self._update(key, param, self._decayed(key, param, grad, decayed))
 
     def _begin_step(self) -> None:
         """Per-step constants (Adam's bias correction)."""
 
-    def _flat_gradient(self, flat: FlatParameters) -> Array:
-        if not self.weight_decay:
-            return flat.grads
-        grad = self._buffer("flat", "decayed", flat.grads)
-        np.copyto(grad, flat.grads)
-        decay = flat.values.dtype.type(self.weight_decay)
-        for span in flat.weight_slices:
-            grad[span] += decay * flat.values[span]
-        return grad
+    def _decayed(self, key: str, param: Array, grad: Array, spans: tuple[slice, ...]) -> Array:
+        """The gradient plus ``weight_decay * param`` over ``spans`` of the parameter."""
+        if not self.weight_decay or not spans:
+            return grad
+        out = self._buffer(key, "decayed", grad)
+        np.copyto(out, grad)
+        decay = param.dtype.type(self.weight_decay)
+        for span in spans:
+            out[span] += decay * param[span]
+        return out
 
-    def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
-        """Write the updated ``param`` into ``out`` (in place when None)."""
-        raise NotImplementedError
-
-    def _scratch(self, key: str, param: Array, out: Array | None) -> Array:
-        """Room for intermediate results: the output vector itself when there is one (it is
-        only written at the end; one array fewer to stream through the caches)."""
-        return out if out is not None else self._buffer(key, "tmp", param)
+    def _update(self, key: str, param: Array, grad: Array) -> None:
+        """Write the updated ``param`` in place."""
+        raise NotImplementedError(f"{type(self).__name__}._update")
 
     def _buffer(self, key: str, slot: str, like: Array) -> Array:
         """Per-parameter state (zeros at first; again zeros if the parameter changed shape)."""
@@ -100,10 +91,10 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
-        tmp = self._scratch(key, param, out)
+    def _update(self, key: str, param: Array, grad: Array) -> None:
+        tmp = self._buffer(key, "tmp", param)
         np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
-        np.subtract(param, tmp, out=param if out is None else out)
+        param -= tmp
 
 
 class Momentum(Optimizer):
@@ -119,13 +110,13 @@ class Momentum(Optimizer):
                              f"Received: momentum={momentum!r}")
         self.momentum = float(momentum)
 
-    def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
+    def _update(self, key: str, param: Array, grad: Array) -> None:
         v = self._buffer(key, "v", param)
         v *= param.dtype.type(self.momentum)
-        tmp = self._scratch(key, param, out)
+        tmp = self._buffer(key, "tmp", param)
         np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
         v -= tmp
-        np.add(param, v, out=param if out is None else out)
+        param += v
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum}
@@ -158,11 +149,11 @@ class Adam(Optimizer):
         self._step_size = self.learning_rate * (1.0 - self.beta1) / (1.0 - self.beta1**t) * k
         self._eps_t = self.epsilon * k
 
-    def _update(self, key: str, param: Array, grad: Array, out: Array | None = None) -> None:
+    def _update(self, key: str, param: Array, grad: Array) -> None:
         f = param.dtype.type
         m = self._buffer(key, "m", param)
         v = self._buffer(key, "v", param)
-        tmp = self._scratch(key, param, out)
+        tmp = self._buffer(key, "tmp", param)
         m *= f(self.beta1)  # m_sum = b1 * m_sum + g
         m += grad
         v *= f(self.beta2)  # v_sum = b2 * v_sum + g * g
@@ -172,7 +163,7 @@ class Adam(Optimizer):
         tmp += f(self._eps_t)
         np.divide(m, tmp, out=tmp)
         tmp *= f(self._step_size)
-        np.subtract(param, tmp, out=param if out is None else out)
+        param -= tmp
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2,
@@ -187,13 +178,10 @@ def get_optimizer(name: str | Optimizer, learning_rate: float | None = None,
     """Build an optimiser by name (an Optimizer instance is returned as it is)."""
     if isinstance(name, Optimizer):
         return name
-    if not isinstance(name, str) or name not in OPTIMIZERS:
-        raise ValueError(
-            f"optimizer: expected one of {sorted(OPTIMIZERS)}. Received: optimizer={name!r}"
-        )
+    cls = lookup(OPTIMIZERS, name, "optimizer")
     if learning_rate is not None:
         kwargs["learning_rate"] = learning_rate
-    return OPTIMIZERS[name](**kwargs)
+    return cls(**kwargs)
 
 
 def optimizer_from_config(config: dict[str, Any]) -> Optimizer:

@@ -1,15 +1,12 @@
 """All of a model's parameters in one contiguous vector, and their gradients in another.
 
 Training spends much of each step outside the matrix products: the optimiser's element-wise
-passes, a backup of the weights. Done per parameter array these are many small NumPy calls;
-done on two flat vectors they are a handful of long ones. ``FlatParameters.pack`` copies every
-layer's parameters into one vector and its gradients into another and makes each layer's
-``params[name]`` / ``grads[name]`` a view into them, so layers keep working unchanged (they write
-their gradients in place) while the optimiser sees one array.
-
-With ``keep_previous()`` the vector is double-buffered: the optimiser writes the new weights
-into the spare vector and ``swap()`` points the layers at it, so the weights before the last
-step stay intact in ``previous`` at no cost (``fit`` restores them when the loss diverges).
+passes, the copy of the weights kept in case the loss diverges. Done per parameter array these
+are many small NumPy calls; done on two flat vectors they are a handful of long ones.
+``FlatParameters.pack`` copies every layer's parameters into one vector, allocates one vector
+for their gradients, and makes each layer's ``params[name]`` / ``grads[name]`` a view into them,
+so layers keep working unchanged (they write their gradients in place) while the optimiser
+updates the one vector in place.
 """
 
 from __future__ import annotations
@@ -21,6 +18,12 @@ import numpy as np
 Array = np.ndarray
 ParamItem = tuple[str, Array, Array]  # (key such as "layers.0.W", parameter, its gradient)
 Owner = tuple[str, dict[str, Array], dict[str, Array]]  # (key prefix, params, grads)
+
+
+def is_weight(key: str) -> bool:
+    """Whether weight decay applies to the parameter named ``key`` ("layers.0.W"): every
+    parameter but the biases ("B")."""
+    return key.rsplit(".", 1)[-1] != "B"
 
 
 def check_writeable(owners: Iterable[Owner]) -> None:
@@ -37,98 +40,41 @@ def check_writeable(owners: Iterable[Owner]) -> None:
 
 class FlatParameters:
     """``values`` (n,) and ``grads`` (n,) hold every parameter and gradient; ``items`` lists
-    (key, parameter view, gradient view) in model order; ``weight_slices`` are the ranges of
-    ``values`` that weight decay applies to (weights, not biases)."""
+    (key, parameter view, gradient view) in model order; ``weight_spans`` are the ranges of
+    ``values`` that weight decay applies to (``is_weight``)."""
 
-    def __init__(self, values: Array, grads: Array,
-                 slots: list[tuple[str, dict[str, Array], str, slice, tuple[int, ...]]],
-                 grad_views: list[Array]) -> None:
+    def __init__(self, values: Array, grads: Array, items: list[ParamItem],
+                 spans: list[slice]) -> None:
         self.values = values
         self.grads = grads
-        self.previous: Array | None = None  # the spare vector once keep_previous() was called
-        self._slots = slots  # (key, owner's params dict, name, span, shape)
-        self._grad_views = grad_views
-        self._views = {id(values): self._make_views(values)}
-        self.weight_slices = tuple(span for _, _, name, span, _ in slots if name != "B")
+        self.items = items
+        self.weight_spans = tuple(span for (key, _, _), span in zip(items, spans, strict=True)
+                                  if is_weight(key))
 
     @classmethod
     def pack(cls, owners: Iterable[Owner], dtype: np.dtype) -> FlatParameters:
-        """Copy each owner's parameters into one vector and rebind ``params[name]`` and
-        ``grads[name]`` to views of it.
+        """Copy each owner's parameters into one new vector, allocate the gradient vector, and
+        rebind ``params[name]`` and ``grads[name]`` to views of them.
 
         Raises ValueError for a read-only parameter: a frozen (shared) model is never changed;
         train a copy of it instead."""
         owners = list(owners)
         check_writeable(owners)
-        entries = [(prefix, params, grads, name)
+        entries = [(f"{prefix}.{name}", params, grads, name)
                    for prefix, params, grads in owners for name in params]
         total = sum(params[name].size for _, params, _, name in entries)
         values = np.empty(total, dtype=dtype)
         grads_flat = np.zeros(total, dtype=dtype)
-        slots = []
-        grad_views = []
+        items: list[ParamItem] = []
+        spans = []
         offset = 0
-        for prefix, params, grads, name in entries:
+        for key, params, grads, name in entries:
             shape = params[name].shape
             span = slice(offset, offset + params[name].size)
             values[span] = params[name].ravel()
+            params[name] = values[span].reshape(shape)
             grads[name] = grads_flat[span].reshape(shape)
-            grad_views.append(grads[name])
-            slots.append((f"{prefix}.{name}", params, name, span, shape))
+            items.append((key, params[name], grads[name]))
+            spans.append(span)
             offset = span.stop
-        flat = cls(values, grads_flat, slots, grad_views)
-        flat._point_layers()
-        return flat
-
-    def _make_views(self, vector: Array) -> list[Array]:
-        return [vector[span].reshape(shape) for _, _, _, span, shape in self._slots]
-
-    def _point_layers(self) -> None:
-        for (_, params, name, _, _), view in zip(self._slots, self._views[id(self.values)],
-                                                 strict=True):
-            params[name] = view
-
-    @property
-    def items(self) -> list[ParamItem]:
-        """(key, parameter view, gradient view) for every parameter, in model order."""
-        return [(key, view, grad) for (key, *_), view, grad
-                in zip(self._slots, self._views[id(self.values)], self._grad_views, strict=True)]
-
-    def unflatten(self, vector: Array) -> dict[str, Array]:
-        """Views of an (n,) vector such as ``values`` or ``previous``, by key, shaped like the
-        parameters."""
-        return {key: vector[span].reshape(shape) for key, _, _, span, shape in self._slots}
-
-    def keep_previous(self) -> None:
-        """Double-buffer the weights: from now on the optimiser writes each step's new weights
-        into the spare vector and swaps, leaving the weights before the step in ``previous``."""
-        if self.previous is None:
-            self.previous = np.empty_like(self.values)
-            self._views[id(self.previous)] = self._make_views(self.previous)
-        np.copyto(self.previous, self.values)
-
-    def release_previous(self) -> None:
-        """Drop the spare vector (after training: a trained model needs one copy of its
-        weights, not two). The current weights stay where they are."""
-        if self.previous is not None:
-            del self._views[id(self.previous)]
-            self.previous = None
-
-    def swap(self) -> None:
-        """Make ``previous`` the current weights (and the current ones ``previous``)."""
-        if self.previous is None:
-            raise RuntimeError("swap: call keep_previous() first")
-        self.values, self.previous = self.previous, self.values
-        self._point_layers()
-
-    def intact(self, owners: Iterable[Owner]) -> bool:
-        """True when the owners' parameters and gradients are still exactly these views (no
-        parameter was replaced, added or removed since ``pack``)."""
-        current = [(f"{prefix}.{name}", params[name], grads.get(name))
-                   for prefix, params, grads in owners for name in params]
-        mine = self.items
-        return len(current) == len(mine) and all(
-            key == k and param is p and grad is g
-            and p.base is self.values and g.base is self.grads  # not a deep copy's twin
-            for (key, param, grad), (k, p, g) in zip(current, mine, strict=True)
-        )
+        return cls(values, grads_flat, items, spans)

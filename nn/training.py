@@ -1,9 +1,10 @@
 """Training: the seed's ``mse``, ``d_mse``, ``train_step`` and ``fit``, corrected.
 
 ``fit`` uses every example exactly once per epoch (the last batch may be smaller), reports true
-epoch means, calls ``callback`` after every batch and every epoch (return True to stop), and
-stops with ``TrainingDiverged`` as soon as the loss is NaN or infinite, restoring the weights of
-the last step whose loss was finite.
+epoch means and each batch's own loss and accuracy, calls ``callback`` after every batch and
+every epoch (return True to stop), and stops with ``TrainingDiverged`` when the loss is NaN or
+infinite, or (by default) when it has grown far above where it started, restoring the weights
+as they were before the last step.
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ __all__ = ["History", "Progress", "TrainingDiverged", "d_mse", "fit", "mse", "tr
 
 Array = np.ndarray
 
+#: ``fit``'s divergence rule looks at the loss smoothed over batches (an exponential moving
+#: average whose weight is ``10 / batches per epoch``, kept within these bounds) ...
+SMOOTHING = (0.03, 0.5)
+#: ... from this many batches on (the first steps of a healthy run can be bumpy).
+DIVERGE_AFTER = 10
+
 
 class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite; the model holds the last good weights."""
+    """The loss became NaN or infinite, or grew far above its start; the model holds the
+    weights from before the last step."""
 
 
 @dataclass
@@ -58,6 +66,36 @@ class Progress:
     accuracy: float  # likewise
     elapsed: float  # seconds since fit started
     history: History
+    batch_loss: float  # this batch's mean loss (for an epoch: its last batch's)
+    batch_accuracy: float  # share of this batch's examples predicted right (likewise)
+
+
+class _DivergenceRule:
+    """The "far above its start" test: True once the smoothed batch loss exceeds ``ratio``
+    times its first value (or times 1, for a first loss below 1), from ``DIVERGE_AFTER``
+    batches on. NaN and infinity are caught separately, at once."""
+
+    def __init__(self, ratio: float | None, batches: int) -> None:
+        if ratio is not None and not (isinstance(ratio, (int, float)) and ratio > 1
+                                      and math.isfinite(ratio)):
+            raise ValueError(f"fit: diverge_ratio expected a finite number > 1 or None. "
+                             f"Received: diverge_ratio={ratio!r}")
+        self.ratio = ratio
+        low, high = SMOOTHING
+        self.alpha = min(high, max(low, 10.0 / batches))
+        self.first: float | None = None
+        self.smoothed = 0.0
+        self.steps = 0
+
+    def exceeded(self, loss: float) -> bool:
+        if self.ratio is None:
+            return False
+        if self.first is None:
+            self.first = self.smoothed = loss
+        else:
+            self.smoothed += self.alpha * (loss - self.smoothed)
+        self.steps += 1
+        return self.steps >= DIVERGE_AFTER and self.smoothed > self.ratio * max(self.first, 1.0)
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -103,6 +141,7 @@ def fit(
     callback: Callable[[Progress], bool | None] | None = None,
     weight_decay: float = 0.0,
     augment: Callable[[Array, np.random.Generator], Array] | None = None,
+    diverge_ratio: float | None = 5.0,
 ) -> History:
     """Train ``model`` on (X, targets) with mini-batches.
 
@@ -120,15 +159,19 @@ def fit(
         callback: called with a Progress after each batch and epoch; return True to stop.
         weight_decay: L2 weight decay added to weight gradients.
         augment: ``augment(X_batch, rng) -> X_batch``, applied to every training batch.
+        diverge_ratio: stop when the loss, smoothed over batches, grows above this many times
+            its first batch's (at least 1.0), from the 10th batch on; None turns this off
+            (NaN and infinite losses always stop training).
     Returns:
         History of per-epoch loss, accuracy, validation metrics and seconds.
     Raises:
-        TrainingDiverged (a ValueError) when the loss becomes NaN/inf: the weights are those
-        of the last step whose loss was finite.
+        TrainingDiverged (a ValueError) when the loss becomes NaN/inf or grows far above its
+        start: the model then holds the weights from before the last step (for NaN/inf, the
+        last weights whose loss was finite).
     """
     batch_size = _positive_int(batch_size, "batch_size")
     epochs = _positive_int(epochs, "epochs")
-    X = model._prepare(X).astype(model.dtype, copy=False)  # checked: numeric, finite, shape
+    X = model.prepare_input(X).astype(model.dtype, copy=False)  # numeric, finite, shape
     classes = model.output_shape[0] if model.output_shape else None
     T = as_one_hot(targets, classes, len(X)).astype(model.dtype, copy=False)
     check_finite_array(T, "targets")
@@ -146,27 +189,29 @@ def fit(
         )
     opt = get_optimizer(optimizer, learning_rate, weight_decay=weight_decay) \
         if isinstance(optimizer, str) else optimizer
+    given_rate = opt.learning_rate  # what the caller asked for (a schedule may change it)
     if validation_data is not None:
         X_val, y_val = validation_data
-        X_val = model._prepare(X_val, "validation_data X")
+        X_val = model.prepare_input(X_val, "validation_data X")
         as_one_hot(y_val, classes, len(X_val))  # validate now, not after the first epoch
 
-    rng = np.random.default_rng(seed)
-    params = model.flat_parameters()  # every weight in one vector: a few long optimiser passes
-    params.keep_previous()  # each step writes a new vector: the one before it stays intact
-    history = History()
     n = len(X)
     batches = -(-n // batch_size)
+    rule = _DivergenceRule(diverge_ratio, batches)
+    rng = np.random.default_rng(seed)
+    params = model.flat_parameters()  # every weight in one vector: a few long optimiser passes
+    before_step = params.values.copy()  # the weights before the last step, kept for divergence
+    history = History()
     start = time.perf_counter()
 
-    def diverged(epoch: int, batch: int) -> TrainingDiverged:
-        params.swap()  # back to the weights before the last step (or the start)
-        params.release_previous()
+    def diverged(epoch: int, batch: int, what: str) -> TrainingDiverged:
+        np.copyto(params.values, before_step)
         model.clear_cache()
+        model.drop_gradients()
         return TrainingDiverged(
-            f"Training diverged at epoch {epoch}, batch {batch}: the loss became NaN or "
-            f"infinite. The weights were restored to the last step with a finite loss. "
-            f"Try a smaller learning rate (it was {opt.learning_rate:g})."
+            f"Training diverged at epoch {epoch}, batch {batch}: {what}. The weights were "
+            f"restored to those before the last step. Try a smaller learning rate (it was "
+            f"{given_rate:g})."
         )
 
     for epoch in range(1, epochs + 1):
@@ -182,26 +227,35 @@ def fit(
             labels_b = Tb if Tb.ndim == 1 else labels[idx]
             if augment is not None:
                 Xb = augment(Xb, rng)
-            Y = model.forward(Xb, training=True)
-            Z = model.layers[-1]._cache[1] if fused else None
+            if fused:
+                Y, Z = model.forward_with_logits(Xb, training=True)
+            else:
+                Y, Z = model.forward(Xb, training=True), None
             batch_loss = loss_fn.value(Y, Tb, Z)
             if not math.isfinite(batch_loss):
-                raise diverged(epoch, b + 1)
+                raise diverged(epoch, b + 1, "the loss became NaN or infinite")
+            if rule.exceeded(batch_loss):
+                raise diverged(
+                    epoch, b + 1,
+                    f"the loss grew to {rule.smoothed:.3g} (smoothed over batches), more than "
+                    f"{rule.ratio:g} times where it started ({rule.first:.3g})")
             m = len(idx)
+            batch_correct = int(np.count_nonzero(Y.argmax(axis=1) == labels_b))
             loss_sum += batch_loss * m
-            correct += int(np.count_nonzero(Y.argmax(axis=1) == labels_b))
+            correct += batch_correct
             seen += m
             model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
+            np.copyto(before_step, params.values)
             opt.step(params)
             history.steps += 1
             if callback is not None and callback(Progress(
                 "batch", epoch, epochs, b + 1, batches, loss_sum / seen, correct / seen,
-                time.perf_counter() - start, history,
+                time.perf_counter() - start, history, batch_loss, batch_correct / m,
             )):
                 history.stopped = True
                 break
         if not np.isfinite(params.values).all():
-            raise diverged(epoch, b + 1)
+            raise diverged(epoch, b + 1, "the weights became NaN or infinite")
         if history.stopped:
             break
         history.loss.append(loss_sum / seen)
@@ -220,10 +274,10 @@ def fit(
             print(f"{line} - {history.seconds[-1]:.1f}s", flush=True)
         if callback is not None and callback(Progress(
             "epoch", epoch, epochs, batches, batches, history.loss[-1], history.accuracy[-1],
-            time.perf_counter() - start, history,
+            time.perf_counter() - start, history, batch_loss, batch_correct / m,
         )):
             history.stopped = True
             break
-    params.release_previous()  # the trained model keeps one copy of its weights
     model.clear_cache()
+    model.drop_gradients()  # a trained model keeps its weights, not its training buffers
     return history

@@ -103,7 +103,7 @@ def test_fit_gives_the_same_weights_for_labels_and_one_hot_targets():
     model = _small_model("softmax")
     untrained = _small_model("softmax")
     hidden = untrained.layers[:-1]
-    logits = untrained.layers[-1].forward(nn.Model(hidden).forward(X), pre_activation=True)
+    logits = untrained.layers[-1].forward_with_logits(nn.Model(hidden).forward(X))[1]
     expected = float(np.mean(cross_entropy(softmax(logits), soft, logits)))
     history = nn.fit(model, X, soft, 24, 1, 0.01, loss="cross_entropy", verbose=False)
     assert history.loss[0] == pytest.approx(expected, rel=1e-12)  # one full batch: before the step
@@ -167,7 +167,7 @@ def test_input_gradient_matches_numerical():
                 h = x
                 for layer in model.layers[:-1]:
                     h = layer.forward(h)
-                logits = model.layers[-1].forward(h, pre_activation=True)
+                logits = model.layers[-1].forward_with_logits(h)[1]
                 return float((logits if of == "logit" else softmax(logits))[0, 1])
 
             numeric = numerical_gradient(score, x)

@@ -54,11 +54,15 @@ def model64(seed: int = 0) -> Model:
 def run_optimizer(opt, flat: bool, grads_per_step, seed: int = 0) -> dict[str, np.ndarray]:
     """Apply ``opt`` for the given gradients, through the flat vector or per array."""
     model = model64(seed)
-    packed = model.flat_parameters() if flat else None
+    if flat:
+        packed = model.flat_parameters()
+        items = packed.items
+    else:
+        items = [(key, param, np.empty_like(param)) for key, param, _ in model.parameters()]
     for grads in grads_per_step:
-        for key, _, grad in model.parameters():
+        for key, _, grad in items:
             grad[...] = grads[key]
-        opt.step(packed if flat else list(model.parameters()))
+        opt.step(packed if flat else items)
     return {key: param.copy() for key, param, _ in model.parameters()}
 
 
@@ -100,16 +104,39 @@ def test_optimizer_matches_textbook_rule(name, make, reference, flat, wd):
 def test_flat_parameters_are_views_that_layers_and_optimiser_share():
     model = Model([Dense(6, "relu"), Dense(3, "softmax")], input_shape=(4,), seed=3)
     before = {key: p.copy() for key, p, _ in model.parameters()}
+    assert all(grad is None for _, _, grad in model.parameters())  # none until needed
     flat = model.flat_parameters()
     assert flat.values.size == model.count_params() == flat.grads.size
     assert [key for key, _, _ in flat.items] == [key for key, _, _ in model.parameters()]
     for key, param, grad in model.parameters():
         np.testing.assert_array_equal(param, before[key])  # packing kept every value
         assert np.shares_memory(param, flat.values) and np.shares_memory(grad, flat.grads)
-    assert model.flat_parameters() is flat  # intact: not packed again
     flat.values[:] = 0.5
     assert all((p == 0.5).all() for _, p, _ in model.parameters())
     assert model.layers[0].W is model.layers[0].params["W"]  # the seed's attribute still works
+    again = model.flat_parameters()  # packing again: a new vector, the same values
+    assert not np.shares_memory(again.values, flat.values)
+    assert all(np.shares_memory(p, again.values) and (p == 0.5).all()
+               for _, p, _ in model.parameters())
+
+
+def test_weight_decay_spans_are_the_weights_not_the_biases():
+    model = Model([Dense(6, "relu"), Dense(3, "softmax")], input_shape=(4,), seed=3)
+    flat = model.flat_parameters()
+    flat.values[:] = 0.0
+    for span in flat.weight_spans:
+        flat.values[span] = 1.0
+    for key, param, _ in flat.items:
+        assert (param == (1.0 if key.endswith(".W") else 0.0)).all(), key
+
+
+@pytest.mark.parametrize("name, make, reference", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_flat_and_per_array_steps_agree_bit_for_bit(name, make, reference, wd):
+    grads = random_gradients()
+    flat, per_array = run_optimizer(make(wd), True, grads), run_optimizer(make(wd), False, grads)
+    for key in flat:
+        np.testing.assert_array_equal(flat[key], per_array[key], err_msg=f"{name} {key}")
 
 
 def test_replaced_weights_are_packed_again_and_trained():
@@ -117,8 +144,8 @@ def test_replaced_weights_are_packed_again_and_trained():
     first = model.flat_parameters()
     model.layers[0].W = np.full((4, 6), 0.1)  # the seed's setter: a new array
     second = model.flat_parameters()
-    assert second is not first
     assert np.shares_memory(model.layers[0].W, second.values)
+    assert not np.shares_memory(model.layers[0].W, first.values)
     np.testing.assert_array_equal(model.layers[0].W, np.float32(0.1))
     X = np.random.default_rng(0).random((16, 4), dtype=np.float32)
     nn.fit(model, X, np.arange(16) % 3, 8, 1, 0.1, verbose=False)
@@ -158,15 +185,18 @@ def test_a_model_frozen_after_training_is_not_trained_through_its_vector():
         np.testing.assert_array_equal(param, old)
 
 
-def test_fit_leaves_one_copy_of_the_weights_and_trains_again():
+def test_fit_leaves_one_copy_of_the_weights_and_no_gradients_and_trains_again():
     model = Model([Dense(6, "relu"), Dense(3, "softmax")], input_shape=(4,), seed=3)
     X = np.random.default_rng(0).random((8, 4), dtype=np.float32)
-    for _ in range(3):  # odd and even step counts: the weights end in either vector
+    for _ in range(3):
+        before = [p.copy() for _, p, _ in model.parameters()]
         nn.fit(model, X, np.arange(8) % 3, 3, 1, 0.1, verbose=False)
-        flat = model.flat_parameters()
-        assert flat.previous is None and len(flat._views) == 1
-        for _, param, _ in model.parameters():
-            assert np.shares_memory(param, flat.values)
+        params = [p for _, p, _ in model.parameters()]
+        vector = params[0].base
+        assert vector is not None and vector.size == model.count_params()
+        assert all(p.base is vector for p in params)  # one vector holds every weight
+        assert all(not layer.grads for layer in model.layers)  # the gradients were freed
+        assert not all(np.array_equal(p, q) for p, q in zip(params, before, strict=True))
 
 
 def test_optimizer_state_restarts_when_a_parameter_changes_shape():
@@ -179,30 +209,3 @@ def test_optimizer_state_restarts_when_a_parameter_changes_shape():
         before = flat.values.copy()
         opt.step(flat)
         assert np.all(flat.values < before)  # a full first Adam step, fresh state
-
-
-@pytest.mark.parametrize("make", [lambda: nn.SGD(0.1), lambda: nn.Momentum(0.1, 0.5),
-                                  lambda: nn.Adam(0.01)], ids=["sgd", "momentum", "adam"])
-def test_double_buffered_step_keeps_the_previous_weights_and_matches_in_place(make):
-    grads = random_gradients()
-    expected = run_optimizer(make(), True, grads)
-    model = model64()
-    flat = model.flat_parameters()
-    flat.keep_previous()
-    opt = make()
-    for step in grads:
-        before = {key: p.copy() for key, p, _ in model.parameters()}
-        for key, _, grad in model.parameters():
-            grad[...] = step[key]
-        opt.step(flat)
-        for _, param, _ in model.parameters():  # the layers see the new weights ...
-            assert np.shares_memory(param, flat.values)
-        previous = flat.unflatten(flat.previous)
-        assert previous.keys() == before.keys()
-        for key in before:  # ... and the vector before the step is intact
-            np.testing.assert_array_equal(previous[key], before[key])
-    for key, param, _ in model.parameters():
-        np.testing.assert_array_equal(param, expected[key])
-    flat.swap()
-    for key, param, _ in model.parameters():
-        np.testing.assert_array_equal(param, before[key])

@@ -1,0 +1,383 @@
+"""Convolutional layers: ``Conv2D`` (im2col plus one matrix product per batch) and
+``MaxPool2D``, with the im2col / col2im helpers they share.
+
+Images are channels-first, (batch, channels, height, width), as the layer contract's shapes
+say (see ``nn.layers``). Internally the convolution works on channels-last memory: ``Conv2D``
+returns its (N, F, H, W) output as a transposed *view* of an (N, H, W, F) array, and ``Conv2D``
+and ``MaxPool2D`` read their input through ``X.transpose(0, 2, 3, 1)``, which is free when the
+input came from one of them. im2col then gathers contiguous runs of channels and the whole
+batch is one (N*Ho*Wo, kh*kw*C) @ (kh*kw*C, F) matrix product. Callers only ever see the
+logical (N, C, H, W) shape; ``np.ascontiguousarray`` gives a C-ordered copy if one is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .activations import Activation
+from .layers import Layer, _positive_int
+
+Array = np.ndarray
+
+PADDINGS = ("valid", "same")
+# Inference (training=False) runs convolutions in chunks of examples whose im2col matrix stays
+# under this many bytes, so that predicting on thousands of images does not need gigabytes.
+INFERENCE_COLS_BYTES = 32 * 2**20
+
+
+def _int_pair(value: Any, name: str, owner: str) -> tuple[int, int]:
+    """A positive int or a pair of positive ints (a list, from JSON) -> (rows, cols)."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair
+    ):
+        raise ValueError(
+            f"{owner}: {name} expected a positive integer or a pair of positive integers. "
+            f"Received: {name}={value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _check_image_shape(layer: Layer, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Per-example (C, H, W) or ValueError telling how to get there."""
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"{layer.describe()}: expected input of shape (batch, channels, height, width). "
+            f"Received: per-example shape {tuple(input_shape)}; for flat (batch, 784) images "
+            f"put a Reshape((1, 28, 28)) first"
+        )
+    C, H, W = (int(d) for d in input_shape)
+    return C, H, W
+
+
+def _window_geometry(size: int, k: int, s: int, padding: str, owner: str, what: str
+                     ) -> tuple[int, int, int]:
+    """Output length and (before, after) padding of a sliding window along one axis.
+
+    "valid": no padding, out = (size - k) // s + 1. "same": out = ceil(size / s), padded as
+    evenly as possible (the extra pixel after), as in TensorFlow."""
+    if padding == "same":
+        out = -(-size // s)
+        total = max((out - 1) * s + k - size, 0)
+        return out, total // 2, total - total // 2
+    if size < k:
+        raise ValueError(
+            f"{owner}: {what} expected to be at most the input's size with padding='valid'. "
+            f"Received: {what} {k} for an input of size {size}"
+        )
+    return (size - k) // s + 1, 0, 0
+
+
+def _strided(start: int, count: int, step: int) -> slice:
+    """The slice start, start + step, ... (count items) along one axis."""
+    return slice(start, start + (count - 1) * step + 1, step)
+
+
+# im2col copies runs of kw*C contiguous values; below this many channels those runs are too
+# short and it builds the transposed matrix instead, one copy per kernel offset (runs of Wo).
+FEW_CHANNELS = 4
+
+
+def _im2col(Xt: Array, kernel: tuple[int, int], stride: tuple[int, int],
+            pads: tuple[int, int, int, int], out: tuple[int, int]) -> Array:
+    """Channels-last images Xt (N, H, W, C) -> the (N*Ho*Wo, kh*kw*C) matrix whose row
+    (n, i, j) is the receptive field of output pixel (i, j) of example n, in (kh, kw, C) order.
+
+    ``pads`` is (top, bottom, left, right) zero padding, ``out`` is (Ho, Wo). For C >=
+    ``FEW_CHANNELS`` this is one strided copy of a ``sliding_window_view``; for fewer channels
+    the matrix is built transposed, (kh*kw*C, N*Ho*Wo), with one contiguous copy per kernel
+    offset, and returned as its transpose (a Fortran-ordered view, which matmul takes as is)."""
+    N, H, W, C = Xt.shape
+    (kh, kw), (sh, sw), (top, bottom, left, right), (Ho, Wo) = kernel, stride, pads, out
+    if top or bottom or left or right:
+        Xp = np.zeros((N, H + top + bottom, W + left + right, C), dtype=Xt.dtype)
+        Xp[:, top : top + H, left : left + W] = Xt
+    else:
+        Xp = Xt
+    if C < FEW_CHANNELS:
+        colsT = np.empty((kh, kw, C, N, Ho, Wo), dtype=Xt.dtype)
+        Xq = Xp.transpose(3, 0, 1, 2)  # (C, N, Hp, Wp)
+        for i in range(kh):
+            for j in range(kw):
+                colsT[i, j] = Xq[:, :, _strided(i, Ho, sh), _strided(j, Wo, sw)]
+        return colsT.reshape(kh * kw * C, N * Ho * Wo).T
+    windows = np.lib.stride_tricks.sliding_window_view(Xp, (kh, kw), axis=(1, 2))
+    windows = windows[:, _strided(0, Ho, sh), _strided(0, Wo, sw)]  # (N, Ho, Wo, C, kh, kw)
+    cols = np.empty((N, Ho, Wo, kh, kw, C), dtype=Xt.dtype)
+    np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))
+    return cols.reshape(N * Ho * Wo, kh * kw * C)
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as in every deep-learning library) with an activation.
+
+    ``Y[n, f] = activation(B[f] + sum_c X[n, c] ⋆ W[f, c])``, vectorised as im2col plus one matrix
+    product for the whole batch.
+
+    Args:
+        filters: number of output channels F, a positive integer.
+        kernel_size: kh = kw = k, or a pair (kh, kw).
+        stride: an int or a pair (sh, sw).
+        padding: "valid" (no padding: Ho = (H - kh) // sh + 1) or "same" (zeros around the
+            image so that Ho = ceil(H / sh); the odd pixel goes at the bottom/right).
+        activation: a name from ``nn.activations.ACTIVATIONS`` (linear by default); softmax
+            would act across the F channels of each pixel.
+        initializer: default He normal for relu-like activations, Glorot otherwise, with
+            fan_in = C*kh*kw and fan_out = F*kh*kw.
+    Shapes:
+        input (batch, C, H, W) -> output (batch, F, Ho, Wo).
+    Parameters:
+        W: (F, C, kh, kw), B: (F,).
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: str = "valid",
+        activation: str | Activation = "linear",
+        *,
+        initializer: str | None = None,
+        name: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(activation=activation, initializer=initializer, name=name, seed=seed)
+        owner = type(self).__name__
+        self.filters = _positive_int(filters, "filters", owner)
+        self.kernel_size = _int_pair(kernel_size, "kernel_size", owner)
+        self.stride = _int_pair(stride, "stride", owner)
+        if padding not in PADDINGS:
+            raise ValueError(
+                f"{owner}: padding expected one of {list(PADDINGS)}. Received: padding={padding!r}"
+            )
+        self.padding = padding
+        # (cols (M, K), Z (M, F), A (M, F), W as a matrix (F, K), input shape (N, C, H, W));
+        # M = N*Ho*Wo rows of im2col, K = kh*kw*C in (kh, kw, C) order.
+        self._cache: tuple[Array, Array, Array, Array, tuple[int, ...]] | None = None
+
+    # --- shapes -------------------------------------------------------------------------------
+    def _geometry(self, input_shape: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
+        """((Ho, top, bottom), (Wo, left, right)) for a per-example (C, H, W)."""
+        _, H, W = _check_image_shape(self, input_shape)
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        return (_window_geometry(H, kh, sh, self.padding, self.describe(), "kernel height"),
+                _window_geometry(W, kw, sw, self.padding, self.describe(), "kernel width"))
+
+    def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        self._geometry(input_shape)  # validates
+        kh, kw = self.kernel_size
+        return {"W": (self.filters, int(input_shape[0]), kh, kw), "B": (self.filters,)}
+
+    def fans(self, input_shape: tuple[int, ...]) -> tuple[int, int]:
+        kh, kw = self.kernel_size
+        return int(input_shape[0]) * kh * kw, self.filters * kh * kw
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        (Ho, _, _), (Wo, _, _) = self._geometry(input_shape)
+        return (self.filters, Ho, Wo)
+
+    def peak_values(self, input_shape: tuple[int, ...]) -> int:
+        """The padded input, the im2col matrix (Ho*Wo, kh*kw*C) and the output, per example."""
+        C, H, W = (int(d) for d in input_shape)
+        (Ho, top, bottom), (Wo, left, right) = self._geometry(input_shape)
+        kh, kw = self.kernel_size
+        return (C * (H + top + bottom) * (W + left + right) + Ho * Wo * kh * kw * C
+                + self.filters * Ho * Wo)
+
+    # --- computation --------------------------------------------------------------------------
+    def _weight_matrix(self) -> Array:
+        """W (F, C, kh, kw) as the (F, kh*kw*C) matrix that matches im2col's column order."""
+        return self.params["W"].transpose(0, 2, 3, 1).reshape(self.filters, -1)
+
+    def _pads(self, input_shape: tuple[int, ...]) -> tuple[tuple[int, int], tuple[int, ...]]:
+        """((Ho, Wo), (top, bottom, left, right)) for a per-example (C, H, W)."""
+        (Ho, top, bottom), (Wo, left, right) = self._geometry(input_shape)
+        return (Ho, Wo), (top, bottom, left, right)
+
+    def _im2col(self, X: Array) -> Array:
+        """X (N, C, H, W) -> (N*Ho*Wo, kh*kw*C), see ``_im2col``."""
+        out, pads = self._pads(X.shape[1:])
+        return _im2col(X.transpose(0, 2, 3, 1), self.kernel_size, self.stride, pads, out)
+
+    def _input_gradient(self, dZ: Array, Wm: Array, input_shape: tuple[int, ...]) -> Array:
+        """dX (N, C, H, W) from dZ (N*Ho*Wo, F), the gradient w.r.t. the pre-activation.
+
+        Stride 1 (when F <= 2C): dX is the correlation of dZ, zero-padded by (kernel - 1 -
+        padding), with the flipped kernel: im2col of dZ and one matrix product, no scatter.
+        Otherwise: dcols = dZ @ Wm, then ``_col2im``."""
+        N, C, H, W = input_shape
+        F = self.filters
+        (Ho, Wo), (top, bottom, left, right) = self._pads((C, H, W))
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if (sh, sw) != (1, 1) or F > 2 * C:
+            return self._col2im(dZ @ Wm, input_shape)
+        pads = (kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right)
+        cols = _im2col(dZ.reshape(N, Ho, Wo, F), (kh, kw), (1, 1), pads, (H, W))
+        W_flipped = self.params["W"][:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, C)
+        return (cols @ W_flipped).reshape(N, H, W, C).transpose(0, 3, 1, 2)
+
+    def _col2im(self, dcols: Array, input_shape: tuple[int, ...]) -> Array:
+        """Adjoint of ``_im2col``: dcols (N*Ho*Wo, kh*kw*C) -> dX (N, C, H, W), summing the
+        contributions of overlapping windows (one vectorised add per kernel offset)."""
+        N, C, H, W = input_shape
+        (Ho, Wo), (top, bottom, left, right) = self._pads((C, H, W))
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        d6 = dcols.reshape(N, Ho, Wo, kh, kw, C)
+        dXp = np.zeros((N, H + top + bottom, W + left + right, C), dtype=dcols.dtype)
+        for i in range(kh):
+            rows = _strided(i, Ho, sh)
+            for j in range(kw):
+                dXp[:, rows, _strided(j, Wo, sw)] += d6[:, :, :, i, j]
+        return dXp[:, top : top + H, left : left + W].transpose(0, 3, 1, 2)
+
+    def _forward_rows(self, X: Array, Wm: Array) -> tuple[Array, Array, Array]:
+        """X (N, C, H, W) -> (cols (M, K), Z (M, F), A (M, F)). For relu, A is Z rectified in
+        place (``Activation.in_place``)."""
+        cols = self._im2col(X)
+        Z = cols @ Wm.T  # (M, F)
+        Z += self.params["B"]
+        return cols, Z, self.activation.in_place(Z)
+
+    def forward(self, X: Array, training: bool = False) -> Array:
+        """X: (batch, C, H, W) -> (batch, F, Ho, Wo) (a view of channels-last memory)."""
+        if X.dtype != self.dtype:
+            X = X.astype(self.dtype)
+        N = X.shape[0]
+        F, Ho, Wo = self.output_shape(X.shape[1:])
+        Wm = self._weight_matrix()
+        if training:
+            cols, Z, A = self._forward_rows(X, Wm)
+            self._cache = (cols, Z, A, Wm, X.shape)
+        else:
+            row_bytes = Ho * Wo * Wm.shape[1] * X.itemsize
+            chunk = max(1, INFERENCE_COLS_BYTES // row_bytes)
+            if len(X) <= chunk:
+                A = self._forward_rows(X, Wm)[2]
+            else:  # blocks of examples, to bound the memory of im2col
+                A = np.empty((N * Ho * Wo, F), dtype=self.dtype)
+                for start in range(0, N, chunk):
+                    stop = min(start + chunk, N)
+                    A[start * Ho * Wo : stop * Ho * Wo] = self._forward_rows(X[start:stop], Wm)[2]
+        return A.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+
+    def backward(self, dY: Array, need_input_grad: bool = True, *, from_logits: bool = False
+                 ) -> Array | None:
+        """dY: (batch, F, Ho, Wo), the gradient w.r.t. the output (w.r.t. the pre-activation
+        when ``from_logits``). Fills grads W and B and returns dX (batch, C, H, W), or None (and
+        skips its cost) when not needed."""
+        cols, Z, A, Wm, input_shape = self.cached()
+        dYm = dY.transpose(0, 2, 3, 1).reshape(Z.shape)  # free if dY is channels-last
+        if dYm.dtype != self.dtype:
+            dYm = dYm.astype(self.dtype)
+        dZ = self.activation_gradient(Z, A, dYm, from_logits)  # (M, F)
+        kh, kw = self.kernel_size
+        dWm = dZ.T @ cols  # (F, K)
+        np.copyto(self.gradient_buffer("W"),
+                  dWm.reshape(self.filters, kh, kw, -1).transpose(0, 3, 1, 2))
+        # column sums as a matrix-vector product: several times faster than sum(axis=0)
+        np.matmul(np.ones(len(dZ), dtype=dZ.dtype), dZ, out=self.gradient_buffer("B"))
+        if not need_input_grad:
+            return None
+        return self._input_gradient(dZ, Wm, input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=list(self.kernel_size),
+                      stride=list(self.stride), padding=self.padding)
+        return config
+
+
+class MaxPool2D(Layer):
+    """Max pooling over (pool_h, pool_w) windows, no padding (a partial window at the bottom
+    or right edge is dropped).
+
+    Args:
+        pool_size: an int or a pair (ph, pw).
+        stride: an int or a pair; defaults to pool_size (non-overlapping windows).
+    Shapes:
+        input (batch, C, H, W) -> output (batch, C, (H - ph) // sh + 1, (W - pw) // sw + 1).
+    Ties: the gradient goes to exactly one element of a window, the first maximum in row-major
+    window order (as PyTorch does).
+    """
+
+    def __init__(self, pool_size: int | tuple[int, int] = 2,
+                 stride: int | tuple[int, int] | None = None, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        owner = type(self).__name__
+        self.pool_size = _int_pair(pool_size, "pool_size", owner)
+        self.stride = self.pool_size if stride is None else _int_pair(stride, "stride", owner)
+        # (argmax within the window (N, Ho, Wo, C) uint8/int, input shape (N, C, H, W))
+        self._cache: tuple[Array, tuple[int, ...]] | None = None
+
+    def _geometry(self, input_shape: tuple[int, ...]) -> tuple[int, int]:
+        _, H, W = _check_image_shape(self, input_shape)
+        (ph, pw), (sh, sw) = self.pool_size, self.stride
+        Ho = _window_geometry(H, ph, sh, "valid", self.describe(), "pool height")[0]
+        Wo = _window_geometry(W, pw, sw, "valid", self.describe(), "pool width")[0]
+        return Ho, Wo
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator,
+              dtype: np.dtype | type = np.float32) -> None:
+        self._geometry(input_shape)
+        super().build(input_shape, rng, dtype)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (int(input_shape[0]), *self._geometry(input_shape))
+
+    def _windows(self, Xt: Array, Ho: int, Wo: int) -> list[Array]:
+        """For each offset (a, b) in the window, row-major: the (N, Ho, Wo, C) view of the
+        channels-last Xt holding element (a, b) of every window."""
+        (ph, pw), (sh, sw) = self.pool_size, self.stride
+        return [Xt[:, _strided(a, Ho, sh), _strided(b, Wo, sw)]
+                for a in range(ph) for b in range(pw)]
+
+    def forward(self, X: Array, training: bool = False) -> Array:
+        """X: (batch, C, H, W) -> (batch, C, Ho, Wo) (a view of channels-last memory)."""
+        if X.dtype != self.dtype:
+            X = X.astype(self.dtype)
+        Ho, Wo = self._geometry(X.shape[1:])
+        views = self._windows(X.transpose(0, 2, 3, 1), Ho, Wo)
+        Y = views[0].copy()  # (N, Ho, Wo, C), C-ordered
+        if training:
+            # Y is the running maximum, so the window's argmax is the last k at which
+            # views[k] > Y (strictly: ties keep the first maximum): index = max_k k * better_k.
+            itype = np.uint8 if len(views) < 256 else np.intp
+            index = np.zeros(Y.shape, dtype=itype)
+            better = np.empty(Y.shape, dtype=np.bool_)
+            for k in range(1, len(views)):
+                np.greater(views[k], Y, out=better)
+                np.maximum(Y, views[k], out=Y)
+                np.maximum(index, better * itype(k), out=index)
+            self._cache = (index, X.shape)
+        else:
+            for view in views[1:]:
+                np.maximum(Y, view, out=Y)
+        return Y.transpose(0, 3, 1, 2)
+
+    def backward(self, dY: Array, need_input_grad: bool = True, *, from_logits: bool = False
+                 ) -> Array | None:
+        """dY: (batch, C, Ho, Wo) -> dX (batch, C, H, W): each window's gradient goes to its
+        (first) maximum."""
+        index, (N, C, H, W) = self.cached()
+        if not need_input_grad:
+            return None
+        Ho, Wo = index.shape[1:3]
+        dYt = dY.transpose(0, 2, 3, 1)
+        (ph, pw), (sh, sw) = self.pool_size, self.stride
+        tiles = (sh, sw) == (ph, pw) and (Ho * ph, Wo * pw) == (H, W)
+        # Exact tiling writes every input pixel once; otherwise start from zeros and add.
+        dXt = (np.empty if tiles else np.zeros)((N, H, W, C), dtype=dYt.dtype)
+        for k, view in enumerate(self._windows(dXt, Ho, Wo)):
+            if tiles:
+                np.multiply(dYt, index == k, out=view)
+            else:
+                view += dYt * (index == k)
+        return dXt.transpose(0, 3, 1, 2)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(pool_size=list(self.pool_size), stride=list(self.stride))
+        return config
