@@ -344,8 +344,14 @@ class Model:
                 raise ValueError(f"input_shape expected positive sizes: {input_shape}")
             expected = model.parameter_shapes(input_shape) if input_shape else {}
             peak = model.peak_values(input_shape) if input_shape else 0
-        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        except (ValueError, TypeError) as exc:
             raise ModelFileError(f"Model file has an invalid config: {exc}") from exc
+        except OverflowError as exc:
+            raise ModelFileError(
+                f"Model file has an invalid config: a number in it is too large ({exc})."
+            ) from exc
+        except RecursionError as exc:
+            raise ModelFileError("Model file has an invalid config: nested too deeply.") from exc
         if not input_shape:
             raise ModelFileError("Model file has no input_shape in its config.")
         if peak > MAX_VALUES_PER_EXAMPLE:

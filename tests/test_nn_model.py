@@ -332,3 +332,281 @@ def test_layer_alone_is_seeded_and_linear():
     X = np.ones((2, 5), np.float32)
     np.testing.assert_array_equal(a(X), b(X))
     np.testing.assert_allclose(a(2 * X), 2 * a(X) - a.B, rtol=1e-6)
+
+
+def test_progress_carries_each_batch_loss_and_accuracy():
+    # lr tiny: the weights barely move, so each batch's loss is that of the initial model
+    model = Model([Dense(10, "softmax")], input_shape=(12,), dtype="float64", seed=2)
+    X, y = rng.random((23, 12)), rng.integers(0, 10, 23)
+    reference = Model.from_config(model.get_config())
+    batches = []
+    nn.fit(model, X, y, 5, 1, 1e-12, loss="cross_entropy", shuffle=False, verbose=False,
+           callback=lambda p: batches.append(p) and None)
+    rows = [p for p in batches if p.kind == "batch"]
+    assert [len(range(23)[i * 5 : i * 5 + 5]) for i in range(5)] == [5, 5, 5, 5, 3]
+    for i, p in enumerate(rows):
+        metrics = reference.evaluate(X[i * 5 : i * 5 + 5], y[i * 5 : i * 5 + 5])
+        assert p.batch_loss == pytest.approx(metrics["loss"], rel=1e-9)
+        assert p.batch_accuracy == metrics["accuracy"]
+    # the running means are the example-weighted means of the batch values
+    sizes = np.array([5, 5, 5, 5, 3])
+    assert rows[-1].loss == pytest.approx(
+        np.dot(sizes, [p.batch_loss for p in rows]) / 23, rel=1e-12)
+    assert rows[-1].accuracy == pytest.approx(
+        np.dot(sizes, [p.batch_accuracy for p in rows]) / 23)
+    epoch = batches[-1]
+    assert epoch.kind == "epoch" and epoch.batch_loss == rows[-1].batch_loss
+
+
+def _finite_divergence_setup():
+    """Adam at lr 10: the loss grows to thousands but stays finite."""
+    r = np.random.default_rng(0)
+    X = r.random((512, 20), dtype=np.float32)
+    y = (X[:, 0] > 0.5).astype(int) + 2 * (X[:, 1] > 0.5)
+    return Model([Dense(32, "relu"), Dense(4, "softmax")], input_shape=(20,), seed=0), X, y
+
+
+def test_a_loss_far_above_its_start_raises_and_restores_the_weights_before_the_last_step():
+    model, X, y = _finite_divergence_setup()
+    snapshots = []
+
+    def record(p):
+        snapshots.append([q.copy() for _, q, _ in model.parameters()])
+
+    with np.errstate(all="ignore"), pytest.raises(nn.TrainingDiverged) as info:
+        nn.fit(model, X, y, 16, 20, 10.0, optimizer="adam", loss="cross_entropy", seed=0,
+               verbose=False, callback=record)
+    message = str(info.value)
+    assert "grew to" in message and "5 times where it started" in message
+    assert "learning rate (it was 10)" in message
+    assert isinstance(info.value, ValueError)
+    restored = [p for _, p, _ in model.parameters()]
+    assert len(snapshots) >= 9  # the rule first looks at the 10th batch's loss
+    # the weights before the last step: those after the step before it, a recorded state
+    assert all(np.array_equal(a, b) for a, b in zip(snapshots[-2], restored, strict=True))
+    assert all(not layer.grads for layer in model.layers)
+
+
+def test_the_far_above_rule_can_be_tuned_or_turned_off():
+    model, X, y = _finite_divergence_setup()
+    losses = []
+    with np.errstate(all="ignore"):
+        history = nn.fit(model, X, y, 16, 2, 10.0, optimizer="adam", loss="cross_entropy",
+                         seed=0, verbose=False, diverge_ratio=None,
+                         callback=lambda p: losses.append(p.batch_loss) and None)
+    assert len(history.loss) == 2 and max(losses) > 100 * losses[0]  # it did blow up
+    model, X, y = _finite_divergence_setup()
+    with np.errstate(all="ignore"):
+        history = nn.fit(model, X, y, 16, 2, 10.0, optimizer="adam", loss="cross_entropy",
+                         seed=0, verbose=False, diverge_ratio=1e12)
+    assert len(history.loss) == 2
+    with pytest.raises(ValueError, match=r"diverge_ratio expected a finite number > 1"):
+        nn.fit(mlp(), np.zeros((4, 12)), np.zeros(4, int), 2, 1, verbose=False, diverge_ratio=0.5)
+
+
+def test_a_healthy_run_is_not_stopped_by_the_divergence_rule():
+    r = np.random.default_rng(1)
+    X = r.random((400, 12), dtype=np.float32)
+    y = (X[:, 0] > 0.5).astype(int)
+    model = Model([Dense(16, "relu"), Dense(2, "softmax")], input_shape=(12,), seed=0)
+    history = nn.fit(model, X, y, 8, 3, 0.01, optimizer="adam", loss="cross_entropy",
+                     verbose=False)
+    assert len(history.loss) == 3 and history.loss[-1] < history.loss[0]
+
+
+def test_the_diverged_message_names_the_learning_rate_the_caller_gave():
+    model = Model([Dense(32, "tanh"), Layer(10)], input_shape=(12,))
+    X = rng.random((64, 12), dtype=np.float32) * 100
+    opt = nn.SGD(1e30)
+
+    def cosine_like(p):  # a schedule lowers the optimiser's rate after every batch
+        opt.learning_rate *= 0.999
+
+    with np.errstate(all="ignore"), pytest.raises(nn.TrainingDiverged) as info:
+        nn.fit(model, X, rng.integers(0, 10, 64), 8, 5, 1e30, optimizer=opt, verbose=False,
+               callback=cosine_like)
+    assert "(it was 1e+30)" in str(info.value)
+
+
+# --- hostile model files -------------------------------------------------------------------------
+def _npz_bytes(config: dict, arrays: dict) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, config=np.array(json.dumps({"format": 1, **config})), **arrays)
+    return buffer.getvalue()
+
+
+def _small_model_file() -> tuple[dict, dict]:
+    model = Model([Dense(10, "softmax")], input_shape=(784,), seed=0)
+    return model.get_config(), {key: p for key, p, _ in model.parameters()}
+
+
+def _load_bytes(data: bytes) -> Model:
+    import io
+
+    return Model.load(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("weights, match", [
+    (np.full((784, 10), 3e38, np.float32), "NaN or infinite outputs for an ordinary input"),
+    (np.full((784, 10), 1e39, np.float64), r"too large for float32 \(they become infinite\)"),
+], ids=["3e38-float32", "1e39-float64"])
+def test_load_refuses_finite_but_huge_weights(weights, match):
+    config, arrays = _small_model_file()
+    with pytest.raises(nn.ModelFileError, match=match):
+        _load_bytes(_npz_bytes(config, {**arrays, "layers.0.W": weights}))
+
+
+def test_load_accepts_large_but_harmless_weights():
+    config, arrays = _small_model_file()
+    model = _load_bytes(_npz_bytes(config, {**arrays, "layers.0.W": arrays["layers.0.W"] * 1e3}))
+    assert np.isfinite(model.predict(np.ones((2, 784), np.float32))).all()
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"input_shape": [float("inf")]}, "a number in it is too large"),
+    ({"input_shape": [10**30]}, r"values at once for a single input example; the limit is"),
+    ({"seed": float("inf")}, "seed expected a non-negative integer"),
+    ({"seed": -1}, "seed expected a non-negative integer"),
+    ({"layers": [{"class": "Reshape", "target_shape": [10**20, 10**20]}, {"class": "Flatten"},
+                 {"class": "Dense", "neurons": 10, "activation": "softmax"}]},
+     "a number in it is too large"),
+    ({"input_shape": [1, 8000, 8000],
+      "layers": [{"class": "Conv2D", "filters": 1, "kernel_size": 1}, {"class": "Flatten"},
+                 {"class": "Dense", "neurons": 10, "activation": "softmax"}]},
+     r"values at once for a single input example"),
+], ids=["inf-shape", "huge-shape", "inf-seed", "negative-seed", "huge-reshape", "huge-image"])
+def test_load_refuses_huge_numbers_in_the_config_with_a_value_error(change, match):
+    config, arrays = _small_model_file()
+    with pytest.raises(nn.ModelFileError, match=match):
+        _load_bytes(_npz_bytes({**config, **change}, arrays))
+
+
+@pytest.mark.parametrize("key", ["config", "metadata"])
+def test_load_refuses_a_deeply_nested_config_with_a_value_error(key):
+    import io
+
+    config, arrays = _small_model_file()
+    text = json.dumps({"format": 1, **config})
+    nested = "[" * 100_000 + "]" * 100_000
+    entries = {"config": np.array(text), "metadata": np.array("{}")}
+    entries[key] = np.array(text[:-1] + ', "x": ' + nested + "}")
+    buffer = io.BytesIO()
+    np.savez(buffer, **entries, **arrays)
+    with pytest.raises(nn.ModelFileError, match="nested too deeply"):
+        _load_bytes(buffer.getvalue())
+
+
+def _npy_header(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_load_refuses_an_npy_header_that_lies_about_its_size_before_allocating():
+    import io
+    import tracemalloc
+
+    config, arrays = _small_model_file()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        with zipfile.ZipFile(io.BytesIO(_npz_bytes(config, arrays))) as good:
+            for name in good.namelist():
+                if name != "layers.0.W.npy":
+                    archive.writestr(name, good.read(name))
+        archive.writestr("layers.0.W.npy", _npy_header((784, 10**9)) + b"\0" * 64)
+    tracemalloc.start()
+    with pytest.raises(nn.ModelFileError, match=r"'layers.0.W.npy' declares shape "
+                                                 r"\(784, 1000000000\).*but holds 64 bytes"):
+        _load_bytes(buffer.getvalue())
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20  # the header asked for 2.85 TiB
+
+
+def test_load_refuses_object_arrays_and_foreign_entries_without_numpy_advice(tmp_path):
+    import io
+
+    config, arrays = _small_model_file()
+    good = _npz_bytes(config, arrays)
+    for name, data, match in [
+        ("layers.0.B.npy", _npy_header((1, 10), "|O") + b"cos\nsystem\n", "Python objects"),
+        ("notes.txt", b"hello", "unexpected entry 'notes.txt'"),
+    ]:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive, zipfile.ZipFile(io.BytesIO(good)) as src:
+            for member in src.namelist():
+                if member != name:
+                    archive.writestr(member, src.read(member))
+            archive.writestr(name, data)
+        with pytest.raises(nn.ModelFileError, match=match) as info:
+            _load_bytes(buffer.getvalue())
+        assert "allow_pickle" not in str(info.value)
+
+
+# --- saving: file modes and stale temporary files ------------------------------------------------
+def test_save_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "m.npz"
+    for mode in (0o644, 0o640, 0o664):
+        path.write_bytes(b"old")
+        path.chmod(mode)
+        mlp().save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == mode
+        assert Model.load(path).count_params() == mlp().count_params()
+    old = os.umask(0o022)
+    try:
+        mlp().save(tmp_path / "new.npz")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.npz").stat().st_mode) == 0o644
+
+
+def test_save_removes_stale_temporary_files_of_its_own_pattern(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid now names no process: its temp file is stale
+    stale = tmp_path / f".m.npz.{child.pid}-0a1b2c3d.tmp"
+    old_pattern = tmp_path / ".m.npz.k3j2h1g0.tmp"  # mkstemp's names, before the pid
+    live = tmp_path / f".m.npz.{os.getpid()}-ffffffff.tmp"  # a save in progress
+    other = tmp_path / f".other.npz.{child.pid}-0a1b2c3d.tmp"
+    for temp in (stale, old_pattern, live, other):
+        temp.write_bytes(b"half a file")
+    os.utime(old_pattern, (0, 0))
+    mlp().save(tmp_path / "m.npz")
+    assert not stale.exists() and not old_pattern.exists()
+    assert live.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["m.npz", live.name, other.name])
+
+
+# --- memory of models that only predict ----------------------------------------------------------
+def gradient_bytes(model: Model) -> int:
+    return sum(g.nbytes for layer in model.layers for g in layer.grads.values())
+
+
+def test_a_loaded_model_carries_no_gradient_buffers(tmp_path):
+    from pathlib import Path
+
+    shipped = Model.load(Path(__file__).resolve().parents[1] / "weights" / "mlp.npz")
+    assert gradient_bytes(shipped) == 0
+    shipped.predict(np.zeros((3, 784), np.float32))
+    shipped.input_gradient(np.zeros((1, 784), np.float32), 3)
+    assert gradient_bytes(shipped) == 0  # predicting and saliency maps add none
+    model = mlp()
+    X = rng.random((8, 12), dtype=np.float32)
+    Y = model(X, training=True)
+    model.backward(np.ones_like(Y))  # allocated on first use ...
+    assert gradient_bytes(model) == sum(p.nbytes for _, p, _ in model.parameters())
+    nn.fit(model, X, rng.integers(0, 10, 8), 4, 1, verbose=False)
+    assert gradient_bytes(model) == 0  # ... and freed when training ends
+    assert gradient_bytes(model.copy()) == 0

@@ -149,3 +149,22 @@ def test_bench_times_our_epoch_in_fresh_processes():
     assert len(runs) == 2 and "median: numpy" in proc.stdout
     seconds = [float(line.split("numpy ")[1].split()[0]) for line in runs]
     assert all(0 < s < 60 for s in seconds)
+
+
+@pytest.mark.parametrize("optimizer, lr", [("adam", "10"), ("adam", "3"), ("momentum", "5"),
+                                           ("sgd", "30")])
+def test_train_a_diverging_run_keeps_the_old_weights_and_card(trained: Path, tmp_path,
+                                                               optimizer, lr):
+    # the loss of these runs grows to thousands but stays finite (no NaN)
+    out = tmp_path / "X.npz"
+    out.write_bytes(trained.read_bytes())
+    card = out.with_suffix(".json")
+    card.write_bytes(trained.with_suffix(".json").read_bytes())
+    before = (out.read_bytes(), card.read_bytes())
+    proc = run("train.py", "--optimizer", optimizer, "--lr", lr, "--hidden", "64", "--epochs",
+               "2", "--limit", "5000", "--no-drawn", "--no-plots", "--quiet", "--out", str(out))
+    assert proc.returncode != 0
+    assert "diverged" in proc.stderr and f"(it was {lr})" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (out.read_bytes(), card.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["X.json", "X.npz"]
