@@ -67,3 +67,37 @@ def test_seed_attributes_W_and_B_work():
     layer.B = np.arange(4)
     np.testing.assert_array_equal(layer(np.ones((2, 3), np.float32)), [[0, 1, 2, 3]] * 2)
     assert layer.params["W"] is layer.W
+
+
+def test_the_blog_activations_table_reads_from_the_activations_module():
+    import importlib
+
+    import nn
+
+    module = importlib.import_module("nn.activations")
+    assert nn.activations is module  # the module, not a dict that shadows it
+    assert nn.activations.sigmoid is nn.activations["sigmoid"]["function"]
+    Z = np.array([[-2.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(nn.activations["relu"]["function"](Z), [[0.0, 0.0, 3.0]])
+    np.testing.assert_allclose(nn.activations["tanh"]["derivative"](Z), 1 - np.tanh(Z) ** 2)
+    assert {"sigmoid", "tanh", "relu"} <= set(nn.activations) and "relu" in nn.activations
+    assert len(nn.activations) == len(list(nn.activations))
+    with pytest.raises(ValueError, match=r"activation: expected one of \[.*'relu'.*Received"):
+        nn.activations["relux"]
+
+
+def test_layer_is_the_base_class_and_the_blog_layer_is_a_linear_dense():
+    import nn
+
+    layer = Layer(5)
+    assert type(layer) is Dense and isinstance(layer, Layer)
+    assert layer.activation.name == "linear"
+    assert Dense(5).activation.name == "sigmoid"  # the blog's default
+    assert Layer(5, "relu").activation.name == "relu"
+    assert nn.Module is Layer
+    for cls in (nn.Dense, nn.Conv2D, nn.MaxPool2D, nn.Flatten, nn.Reshape):
+        assert issubclass(cls, Layer)
+    assert not isinstance(nn.Flatten(), Dense)  # "is a Layer" no longer means fully connected
+    old = {"class": "Layer", "neurons": 3, "activation": "linear"}  # a config from before
+    rebuilt = nn.layer_from_config(old)
+    assert type(rebuilt) is Dense and rebuilt.get_config()["neurons"] == 3
