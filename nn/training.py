@@ -196,6 +196,9 @@ def fit(
         as_one_hot(y_val, classes, len(X_val))  # validate now, not after the first epoch
 
     n = len(X)
+    if n == 0:
+        raise ValueError("fit: X expected at least one example. Received: shape "
+                         f"{X.shape}")
     batches = -(-n // batch_size)
     rule = _DivergenceRule(diverge_ratio, batches)
     rng = np.random.default_rng(seed)
@@ -206,78 +209,78 @@ def fit(
 
     def diverged(epoch: int, batch: int, what: str) -> TrainingDiverged:
         np.copyto(params.values, before_step)
-        model.clear_cache()
-        model.drop_gradients()
         return TrainingDiverged(
             f"Training diverged at epoch {epoch}, batch {batch}: {what}. The weights were "
             f"restored to those before the last step. Try a smaller learning rate (it was "
             f"{given_rate:g})."
         )
 
-    for epoch in range(1, epochs + 1):
-        epoch_start = time.perf_counter()
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        loss_sum = 0.0
-        correct = 0
-        seen = 0
-        for b in range(batches):
-            idx = order[b * batch_size : (b + 1) * batch_size]
-            Xb = X[idx]
-            Tb = T[idx]
-            labels_b = Tb if Tb.ndim == 1 else labels[idx]
-            if augment is not None:
-                Xb = augment(Xb, rng)
-            if fused:
-                Y, Z = model.forward_with_logits(Xb, training=True)
-            else:
-                Y, Z = model.forward(Xb, training=True), None
-            batch_loss = loss_fn.value(Y, Tb, Z)
-            if not math.isfinite(batch_loss):
-                raise diverged(epoch, b + 1, "the loss became NaN or infinite")
-            if rule.exceeded(batch_loss):
-                raise diverged(
-                    epoch, b + 1,
-                    f"the loss grew to {rule.smoothed:.3g} (smoothed over batches), more than "
-                    f"{rule.ratio:g} times where it started ({rule.first:.3g})")
-            m = len(idx)
-            batch_correct = int(np.count_nonzero(Y.argmax(axis=1) == labels_b))
-            loss_sum += batch_loss * m
-            correct += batch_correct
-            seen += m
-            model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
-            np.copyto(before_step, params.values)
-            opt.step(params)
-            history.steps += 1
+    try:
+        for epoch in range(1, epochs + 1):
+            epoch_start = time.perf_counter()
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            loss_sum = 0.0
+            correct = 0
+            seen = 0
+            for b in range(batches):
+                idx = order[b * batch_size : (b + 1) * batch_size]
+                Xb = X[idx]
+                Tb = T[idx]
+                labels_b = Tb if Tb.ndim == 1 else labels[idx]
+                if augment is not None:
+                    Xb = augment(Xb, rng)
+                if fused:
+                    Y, Z = model.forward_with_logits(Xb, training=True)
+                else:
+                    Y, Z = model.forward(Xb, training=True), None
+                batch_loss = loss_fn.value(Y, Tb, Z)
+                if not math.isfinite(batch_loss):
+                    raise diverged(epoch, b + 1, "the loss became NaN or infinite")
+                if rule.exceeded(batch_loss):
+                    raise diverged(
+                        epoch, b + 1,
+                        f"the loss grew to {rule.smoothed:.3g} (smoothed over batches), more than "
+                        f"{rule.ratio:g} times where it started ({rule.first:.3g})")
+                m = len(idx)
+                batch_correct = int(np.count_nonzero(Y.argmax(axis=1) == labels_b))
+                loss_sum += batch_loss * m
+                correct += batch_correct
+                seen += m
+                model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
+                np.copyto(before_step, params.values)
+                opt.step(params)
+                history.steps += 1
+                if callback is not None and callback(Progress(
+                    "batch", epoch, epochs, b + 1, batches, loss_sum / seen, correct / seen,
+                    time.perf_counter() - start, history, batch_loss, batch_correct / m,
+                )):
+                    history.stopped = True
+                    break
+            if not np.isfinite(params.values).all():
+                raise diverged(epoch, b + 1, "the weights became NaN or infinite")
+            if history.stopped:
+                break
+            history.loss.append(loss_sum / seen)
+            history.accuracy.append(correct / seen)
+            if validation_data is not None:
+                metrics = model.evaluate(X_val, y_val, loss=loss_fn.name)
+                history.val_loss.append(metrics["loss"])
+                history.val_accuracy.append(metrics["accuracy"])
+            history.seconds.append(time.perf_counter() - epoch_start)
+            if verbose:
+                line = (f"Epoch {epoch}/{epochs} - loss {history.loss[-1]:.4f} - "
+                        f"acc {history.accuracy[-1]:.4f}")
+                if validation_data is not None:
+                    line += (f" - val_loss {history.val_loss[-1]:.4f} - "
+                             f"val_acc {history.val_accuracy[-1]:.4f}")
+                print(f"{line} - {history.seconds[-1]:.1f}s", flush=True)
             if callback is not None and callback(Progress(
-                "batch", epoch, epochs, b + 1, batches, loss_sum / seen, correct / seen,
+                "epoch", epoch, epochs, batches, batches, history.loss[-1], history.accuracy[-1],
                 time.perf_counter() - start, history, batch_loss, batch_correct / m,
             )):
                 history.stopped = True
                 break
-        if not np.isfinite(params.values).all():
-            raise diverged(epoch, b + 1, "the weights became NaN or infinite")
-        if history.stopped:
-            break
-        history.loss.append(loss_sum / seen)
-        history.accuracy.append(correct / seen)
-        if validation_data is not None:
-            metrics = model.evaluate(X_val, y_val, loss=loss_fn.name)
-            history.val_loss.append(metrics["loss"])
-            history.val_accuracy.append(metrics["accuracy"])
-        history.seconds.append(time.perf_counter() - epoch_start)
-        if verbose:
-            line = (f"Epoch {epoch}/{epochs} - loss {history.loss[-1]:.4f} - "
-                    f"acc {history.accuracy[-1]:.4f}")
-            if validation_data is not None:
-                line += (f" - val_loss {history.val_loss[-1]:.4f} - "
-                         f"val_acc {history.val_accuracy[-1]:.4f}")
-            print(f"{line} - {history.seconds[-1]:.1f}s", flush=True)
-        if callback is not None and callback(Progress(
-            "epoch", epoch, epochs, batches, batches, history.loss[-1], history.accuracy[-1],
-            time.perf_counter() - start, history, batch_loss, batch_correct / m,
-        )):
-            history.stopped = True
-            break
-    model.clear_cache()
-    model.drop_gradients()  # a trained model keeps its weights, not its training buffers
+    finally:  # however training ends: a model keeps its weights, not its training buffers
+        model.clear_cache()
+        model.drop_gradients()
     return history

@@ -610,3 +610,20 @@ def test_a_loaded_model_carries_no_gradient_buffers(tmp_path):
     nn.fit(model, X, rng.integers(0, 10, 8), 4, 1, verbose=False)
     assert gradient_bytes(model) == 0  # ... and freed when training ends
     assert gradient_bytes(model.copy()) == 0
+
+
+def test_fit_refuses_empty_data():
+    with pytest.raises(ValueError, match=r"fit: X expected at least one example"):
+        nn.fit(mlp(), np.zeros((0, 12)), np.zeros(0, int), 2, 1, verbose=False)
+
+
+def test_training_buffers_are_freed_however_fit_ends():
+    model = mlp()
+
+    def boom(p):
+        raise RuntimeError("the caller gave up")
+
+    with pytest.raises(RuntimeError, match="gave up"):
+        nn.fit(model, rng.random((8, 12)), rng.integers(0, 10, 8), 4, 1, verbose=False,
+               callback=boom)
+    assert all(not layer.grads and layer._cache is None for layer in model.layers)
