@@ -14,6 +14,7 @@ import secrets
 import stat
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,7 @@ def load_arrays(source: str | os.PathLike[str] | Any, max_bytes: int | None = No
             source.seek(0)
         with np.load(source, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as exc:
         if isinstance(exc, ModelFileError):
             raise
         detail = "it holds Python objects" if "allow_pickle" in str(exc) else str(exc)

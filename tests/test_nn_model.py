@@ -627,3 +627,20 @@ def test_training_buffers_are_freed_however_fit_ends():
         nn.fit(model, rng.random((8, 12)), rng.integers(0, 10, 8), 4, 1, verbose=False,
                callback=boom)
     assert all(not layer.grads and layer._cache is None for layer in model.layers)
+
+
+def test_load_of_a_file_with_any_one_byte_flipped_is_a_model_or_a_model_file_error(tmp_path):
+    import io
+
+    path = tmp_path / "m.npz"
+    Model([Dense(16, "relu"), Dense(10, "softmax")], input_shape=(784,), seed=0).save(path)
+    good = path.read_bytes()
+    errors = 0
+    for pos in range(0, len(good), max(1, len(good) // 150)):
+        bad = bytearray(good)
+        bad[pos] ^= 0xFF
+        try:
+            Model.load(io.BytesIO(bytes(bad)))
+        except nn.ModelFileError:  # never zlib.error, KeyError, ... (a corrupt deflate stream)
+            errors += 1
+    assert errors > 120
