@@ -4,18 +4,24 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test lint setup setup-dev browser data train bench clean present
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# The pinned requirements, then the project itself (editable, no dependencies: nn, digits, ui
+# and browser import from this checkout), so scripts/*.py import it like any installed
+# package. pip fetches setuptools for that build from the package index if need be.
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(VENV)/.dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/python
+	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps -e .
 	touch $(VENV)/.runtime $@
 
 setup: $(VENV)/.runtime
@@ -27,13 +33,14 @@ run: setup
 present: setup
 	$(BIN)/streamlit run app.py -- --mode present
 
-# Debian's chromium for the browser tests (Playwright drives it; it cannot download its own)
-# and Debian's nginx for the cluster test (run unprivileged on its own port by the test).
+# Debian's chromium for the browser tests (Playwright drives it; it cannot download its own),
+# Debian's nginx for the cluster test and Debian's redis-server for the shared-store tests
+# (both run unprivileged on a free port by the tests).
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/redis-server ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx >/dev/null; \
-	  else echo "note: /usr/bin/chromium or /usr/sbin/nginx missing; install Debian's chromium and nginx for the browser tests"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx redis-server >/dev/null; \
+	  else echo "note: /usr/bin/chromium, /usr/sbin/nginx or /usr/bin/redis-server missing; install Debian's chromium, nginx and redis-server for the browser, cluster and store tests"; fi; \
 	fi
 
 lint: setup-dev

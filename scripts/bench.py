@@ -17,11 +17,8 @@ import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchlib import alternate, torch_train_seconds
 
 HIDDEN = (256, 128)

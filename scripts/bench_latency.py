@@ -17,7 +17,7 @@ Each repetition, on a page that is loaded, idle and showing an empty canvas:
    back does not grow from rep to rep). Not timed.
 
 All timestamps come from the page's own clock (``performance.now()``), recorded
-by an in-page probe (``tests/e2e/harness.py``), never from Python sleeps:
+by an in-page probe (``browser/probes.py``), never from Python sleeps:
 
 * origin: a capturing ``pointerup`` listener on ``window`` (the mouse-up);
 * "rerun requested/started/finished": a hook on the page's WebSocket (installed
@@ -27,7 +27,7 @@ by an in-page probe (``tests/e2e/harness.py``), never from Python sleeps:
   value changes -- the app's predicted digit may well be the same after two
   strokes, so watching a metric alone is not robust. (stApp's
   ``data-test-script-state`` attribute is not reliable for this: for a fast run
-  React may batch "running" and "notRunning" so it never flips; the harness
+  React may batch "running" and "notRunning" so it never flips; the probe
   only uses it to wait until the frontend is idle again);
 * "metric changed" (optional, ``--label``): a MutationObserver on the document
   recording when the text of the ``st.metric`` with that label changes.
@@ -46,20 +46,17 @@ import argparse
 import contextlib
 import json
 import statistics
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from tests.e2e import harness  # noqa: E402
+import browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_SCRIPT = "scripts/bare_canvas.py"
 BARE_LABEL = "Strokes"
@@ -77,7 +74,7 @@ class Target:
     run: list[float] = field(default_factory=list)
     to_metric: list[float] = field(default_factory=list)
     reps: int = 0
-    server: harness.StreamlitServer | None = field(default=None, repr=False)
+    server: browser.StreamlitServer | None = field(default=None, repr=False)
 
 
 def stroke_for(rep: int) -> list[list[tuple[float, float]]]:
@@ -92,24 +89,18 @@ def measure_once(page: Page, target: Target, rep: int, record: bool, grace_ms: f
     Appends the timings to ``target`` if ``record``.
     """
     page.bring_to_front()
-    timing = harness.draw_and_wait(page, stroke_for(rep))
-    if timing.status not in (harness.SCRIPT_FINISHED_OK, harness.SCRIPT_FINISHED_FRAGMENT):
+    timing = browser.draw_and_wait(page, stroke_for(rep))
+    if timing.status not in browser.OK_STATUSES:
         raise RuntimeError(f"{target.script}: script finished with status {timing.status}")
-    harness.assert_no_exception(page, server=target.server)
+    browser.assert_no_exception(page, server=target.server)
     metric_ms: float | None = None
     if target.label is not None:
         # The metric's DOM update can land a hair after the run-state flips.
-        with contextlib.suppress(Exception):
-            page.wait_for_function(
-                "([label, since]) => window.__stProbe.metrics"
-                ".some(([t, l]) => l === label && t >= since)",
-                arg=[target.label, timing.origin],
-                timeout=grace_ms,
-            )
-        changes = harness.metric_changes(page, target.label, timing.origin)
+        browser.wait_for_watched_change(page, target.label, timing.origin, timeout=grace_ms)
+        changes = browser.metric_changes(page, target.label, timing.origin)
         if changes:
             metric_ms = changes[0][0] - timing.origin
-    harness.reset_and_wait(page)  # leave an empty canvas for the next rep
+    browser.reset_and_wait(page)  # leave an empty canvas for the next rep
     if not record:
         return
     target.reps += 1
@@ -150,11 +141,11 @@ def report(target: Target) -> None:
         )
 
 
-def open_target(browser: Browser, url: str, label: str | None) -> Page:
+def open_target(chrome: Browser, url: str, label: str | None) -> Page:
     """Open and prepare a page for measurement."""
-    page, _errors = harness.new_page(browser)
-    harness.open_app(page, url)
-    harness.install_probe(page, watch=[label] if label else [])
+    page, _errors = browser.new_page(chrome)
+    browser.open_app(page, url)
+    browser.install_probe(page, watch=[label] if label else [])
     return page
 
 
@@ -190,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write raw samples to this file")
     args = parser.parse_args(argv)
 
-    reason = harness.browser_unavailable_reason()
+    reason = browser.browser_unavailable_reason()
     if reason is not None:
         parser.error(reason)
 
@@ -207,9 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with contextlib.ExitStack() as stack:
         for target in targets:
-            target.server = stack.enter_context(harness.streamlit_server(REPO_ROOT / target.script))
-        browser = stack.enter_context(harness.chromium())
-        pages = [open_target(browser, t.server.url, t.label) for t in targets if t.server]
+            target.server = stack.enter_context(browser.streamlit_server(REPO_ROOT / target.script))
+        chrome = stack.enter_context(browser.chromium())
+        pages = [open_target(chrome, t.server.url, t.label) for t in targets if t.server]
         order = list(range(len(targets)))
         for rep in range(args.warmup + args.reps):
             for i in order:

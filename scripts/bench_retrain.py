@@ -16,11 +16,7 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from digits.data import load_mnist
 from digits.runner import DEFAULT_CONFIG, Dataset, TrainingRunner, training_job

@@ -21,7 +21,7 @@ turn every session of a page loops independently:
 1. draw a random digit (one or two strokes, jittered) with the mouse;
 2. wait for the rerun the drawing triggers and record its latency, mouse-up ->
    ``script_finished`` received (page clock, WebSocket probe from
-   ``tests/e2e/harness.py``; includes the canvas component's 200 ms debounce);
+   ``browser/probes.py``; includes the canvas component's 200 ms debounce);
 3. clear the canvas with its toolbar's bin and wait for that rerun (untimed);
 4. pause 0.3-1.0 s, like a person looking at the result.
 
@@ -65,15 +65,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from tests.e2e import harness  # noqa: E402
+from browser import (
+    APP_ERROR_SELECTOR,
+    EXCEPTION_SELECTOR,
+    OK_STATUSES,
+    Point,
+    StreamlitServer,
+    aio,
+    browser_unavailable_reason,
+    chromium_async,
+    streamlit_server,
+)
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_APP = "app.py"
 DEFAULT_BARE = "scripts/bare_canvas.py"
 
@@ -87,44 +94,6 @@ LOAD_ARGS = [
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
 ]
-EXCEPTION_SELECTOR = harness.EXCEPTION_SELECTOR
-APP_ERROR_SELECTOR = '[data-testid="stAlertContentError"]'
-IDLE_SELECTOR = (
-    f'{harness.APP_SELECTOR}[data-test-connection-state="CONNECTED"]'
-    ':is([data-test-script-state="notRunning"],[data-test-script-state="compilationError"])'
-)
-OK_STATUSES = (harness.SCRIPT_FINISHED_OK, harness.SCRIPT_FINISHED_FRAGMENT)
-
-# The run answering a drawing: the first rerun request sent at/after the last
-# pointerup since `since` (the canvas debounces, so an earlier stroke's request
-# always goes out before the last mouse-up), then the first run starting after
-# that request which finishes other than "stopped early for a rerun" (2).
-_STROKE_RUN_JS = """
-(since) => {
-  const p = window.__stProbe, ws = window.__stWs || [];
-  const ups = p.pointerUps.filter((t) => t >= since);
-  if (!ups.length) return null;
-  const up = Math.max(...ups);
-  const req = ws.find(([t, k]) => k === 'rerun' && t >= up);
-  if (!req) return null;
-  let start = null;
-  for (const [t, kind, status] of ws) {
-    if (t < req[0]) continue;
-    if (start === null) { if (kind === 'start') start = t; }
-    else if (kind === 'finish' && status !== 2) {
-      const app = document.querySelector('[data-testid="stApp"]');
-      const state = app && app.getAttribute('data-test-script-state');
-      if (['running', 'rerunRequested', 'stopRequested'].includes(state)) return null;
-      return {up, requested: req[0], start, end: t, status};
-    }
-  }
-  return null;
-}
-"""
-_RUN_AFTER_JS = "(since) => window.__stProbe.runAfter(since)"
-
-Point = tuple[float, float]
-
 # Digits in canvas pixels (280 x 280), drawn roughly as a person would.
 DIGITS: dict[str, list[list[Point]]] = {
     "0": [[(140, 40), (95, 60), (75, 140), (95, 220), (140, 240), (185, 220), (205, 140),
@@ -422,34 +391,6 @@ class _Session:
         )
 
 
-async def _open(page: Page, url: str, timeout_ms: float) -> None:
-    """Load the page with the WebSocket hook; wait for idle, the canvas, install the probe."""
-    await page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
-    await page.wait_for_selector(IDLE_SELECTOR, state="attached", timeout=timeout_ms)
-    await page.locator(harness.CANVAS_SELECTOR).first.wait_for(
-        state="visible", timeout=timeout_ms
-    )
-    await page.evaluate(harness._PROBE_JS, list(harness.BUSY_STATES))
-
-
-async def _draw(page: Page, strokes: Sequence[Sequence[Point]], steps: int = 4) -> None:
-    """Draw strokes (canvas pixels) with the mouse, like ``harness.draw_strokes``."""
-    canvas = page.locator(harness.CANVAS_SELECTOR).first
-    await canvas.scroll_into_view_if_needed()
-    box = await canvas.bounding_box()
-    if box is None:
-        raise RuntimeError("canvas is not visible")
-    width, height = await canvas.evaluate("c => [c.width, c.height]")
-    sx, sy = box["width"] / width, box["height"] / height
-    for stroke in strokes:
-        x0, y0 = stroke[0]
-        await page.mouse.move(box["x"] + x0 * sx, box["y"] + y0 * sy)
-        await page.mouse.down()
-        for x, y in stroke[1:]:
-            await page.mouse.move(box["x"] + x * sx, box["y"] + y * sy, steps=steps)
-        await page.mouse.up()
-
-
 async def _page_errors_shown(page: Page) -> tuple[int, int]:
     """(Streamlit exceptions, app error boxes) currently on the page."""
     return (
@@ -462,38 +403,34 @@ async def _one_stroke(session: _Session, timeout_ms: float, record: bool) -> Non
     """Draw a digit, time its rerun, check the page, clear the canvas."""
     page = session.page
     digit = session.rng.choice(sorted(DIGITS))
-    since = float(await page.evaluate("performance.now()"))
-    await _draw(page, jittered(DIGITS[digit], session.rng))
-    handle = await page.wait_for_function(
-        _STROKE_RUN_JS, arg=since, timeout=timeout_ms, polling=50
-    )
-    run = await handle.json_value()
+    since = await aio.page_now(page)
+    await aio.draw_strokes(page, jittered(DIGITS[digit], session.rng))
+    run = await aio.wait_for_stroke_run(page, since, timeout=timeout_ms)
     exceptions, app_errors = await _page_errors_shown(page)
     if exceptions:
         session.error("exception", f"{exceptions} stException on the page after a {digit}")
     if app_errors:
         texts = await page.locator(APP_ERROR_SELECTOR).all_inner_texts()
         session.error("app-error", " | ".join(texts))
-    if run["status"] not in OK_STATUSES:
-        session.error("rerun-failed", f"script finished with status {run['status']}")
+    if run.status not in OK_STATUSES:
+        session.error("rerun-failed", f"script finished with status {run.status}")
     elif record:
+        assert run.requested is not None  # a stroke's run is found from its request
         session.strokes += 1
         session.target.samples.append(
             StrokeSample(
                 session=session.index,
                 digit=digit,
-                to_end=run["end"] - run["up"],
-                to_request=run["requested"] - run["up"],
-                queue=run["start"] - run["requested"],
-                run=run["end"] - run["start"],
-                status=int(run["status"]),
+                to_end=run.to_end,
+                to_request=run.requested - run.origin,
+                queue=run.start - run.requested,
+                run=run.run,
+                status=run.status,
                 at=time.monotonic() - session.t0,
             )
         )
     # Clear (untimed) so the next digit lands on an empty canvas.
-    since = float(await page.evaluate("performance.now()"))
-    await page.locator(harness.CANVAS_RESET_SELECTOR).first.click(timeout=timeout_ms)
-    await page.wait_for_function(_RUN_AFTER_JS, arg=since, timeout=timeout_ms, polling=50)
+    await aio.reset_and_wait(page, timeout=timeout_ms)
 
 
 async def _session_loop(session: _Session, deadline: float, timeout_ms: float) -> None:
@@ -513,7 +450,7 @@ async def _session_loop(session: _Session, deadline: float, timeout_ms: float) -
             await asyncio.sleep(session.rng.uniform(0.3, 1.0))
             continue
         try:  # start again from a fresh page
-            await _open(session.page, session.url, timeout_ms)
+            await aio.open_app(session.page, session.url, timeout=timeout_ms)
         except PlaywrightError as exc:
             session.error("browser", f"could not reload: {str(exc).splitlines()[0]}")
             session.alive = False
@@ -531,7 +468,7 @@ async def _new_session(
 
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
-    await page.add_init_script(harness._WS_HOOK_JS)  # before the app's WebSocket
+    await aio.hook_websocket(page)  # before the app's WebSocket
     session = _Session(index, target, url, page, random.Random(seed * 1000 + index), t0)
     page.on("pageerror", lambda exc: session.error("pageerror", str(exc)))
 
@@ -541,7 +478,7 @@ async def _new_session(
 
     page.on("console", on_console)
     try:
-        await _open(page, url, timeout_ms * 2)
+        await aio.open_app(page, url, timeout=timeout_ms * 2)
         await _one_stroke(session, timeout_ms, record=False)
     except PlaywrightError as exc:  # TimeoutError is a subclass
         session.error("timeout" if "Timeout" in type(exc).__name__ else "browser",
@@ -571,46 +508,36 @@ async def _drive(
     progress: bool,
 ) -> None:
     """Open every session, then let each page's sessions draw in turn."""
-    from playwright.async_api import async_playwright
-
     t0 = time.monotonic()
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=harness.CHROMIUM_PATH,
-            headless=headless,
-            args=[*harness.CHROMIUM_ARGS, *LOAD_ARGS],
-        )
-        try:
-            opened: list[list[_Session]] = []
-            for target, url, _pid in pages:
-                # Two at a time: opening is not measured, but should not time out.
-                gate = asyncio.Semaphore(2)
+    async with chromium_async(headless=headless, extra_args=LOAD_ARGS) as browser:
+        opened: list[list[_Session]] = []
+        for target, url, _pid in pages:
+            # Two at a time: opening is not measured, but should not time out.
+            gate = asyncio.Semaphore(2)
 
-                async def open_one(i: int, target: TargetResult = target, url: str = url,
-                                   gate: asyncio.Semaphore = gate) -> _Session:
-                    async with gate:
-                        return await _new_session(browser, target, url, i, seed, t0, timeout_ms)
+            async def open_one(i: int, target: TargetResult = target, url: str = url,
+                               gate: asyncio.Semaphore = gate) -> _Session:
+                async with gate:
+                    return await _new_session(browser, target, url, i, seed, t0, timeout_ms)
 
-                opened.append(list(await asyncio.gather(*(open_one(i) for i in range(sessions)))))
-            loop = asyncio.get_running_loop()
-            for chunk, which in enumerate(schedule(rounds, len(pages))):
-                target, _url, pid = pages[which]
-                if progress:
-                    print(f"[{time.monotonic() - t0:6.1f}s] chunk {chunk + 1}: {target.script}, "
-                          f"{sessions} sessions x {seconds / rounds:.0f} s", file=sys.stderr)
-                deadline = loop.time() + seconds / rounds
-                cpu = tree_cpu_seconds(pid)
-                await asyncio.gather(
-                    *(_session_loop(s, deadline, timeout_ms) for s in opened[which])
-                )
-                target.server_cpu_s += tree_cpu_seconds(pid) - cpu
-            for (target, _, _), group in zip(pages, opened, strict=True):
-                target.strokes_per_session = [s.strokes for s in group]
-        finally:
-            await browser.close()
+            opened.append(list(await asyncio.gather(*(open_one(i) for i in range(sessions)))))
+        loop = asyncio.get_running_loop()
+        for chunk, which in enumerate(schedule(rounds, len(pages))):
+            target, _url, pid = pages[which]
+            if progress:
+                print(f"[{time.monotonic() - t0:6.1f}s] chunk {chunk + 1}: {target.script}, "
+                      f"{sessions} sessions x {seconds / rounds:.0f} s", file=sys.stderr)
+            deadline = loop.time() + seconds / rounds
+            cpu = tree_cpu_seconds(pid)
+            await asyncio.gather(
+                *(_session_loop(s, deadline, timeout_ms) for s in opened[which])
+            )
+            target.server_cpu_s += tree_cpu_seconds(pid) - cpu
+        for (target, _, _), group in zip(pages, opened, strict=True):
+            target.strokes_per_session = [s.strokes for s in group]
 
 
-def _server_problems(server: harness.StreamlitServer, target: TargetResult, t0: float) -> None:
+def _server_problems(server: StreamlitServer, target: TargetResult, t0: float) -> None:
     """Record a dead server and tracebacks in its log as errors."""
     if server.process.poll() is not None:
         target.errors.append(LoadError(-1, "server", f"exited with {server.process.returncode}",
@@ -656,12 +583,12 @@ def run_load(
     }
     t0 = time.monotonic()
     with contextlib.ExitStack() as stack:
-        servers: dict[str, harness.StreamlitServer] = {}
+        servers: dict[str, StreamlitServer] = {}
         samplers: dict[str, MemorySampler] = {}
         for name, script in scripts:
             path = script if script.is_absolute() else REPO_ROOT / script
             servers[name] = stack.enter_context(
-                harness.streamlit_server(path, extra_args=server_args)
+                streamlit_server(path, extra_args=server_args)
             )
             samplers[name] = stack.enter_context(MemorySampler(servers[name].process.pid))
         pages = [(results[name], servers[name].url, servers[name].process.pid)
@@ -765,7 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a Streamlit config option for both servers, e.g. "
                         "runner.postScriptGC=false (repeatable)")
     args = parser.parse_args(argv)
-    reason = harness.browser_unavailable_reason()
+    reason = browser_unavailable_reason()
     if reason is not None:
         parser.error(reason)
     try:

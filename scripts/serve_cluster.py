@@ -24,16 +24,22 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from browser import (
+    StreamlitServerError,
+    port_free,
+    read_tail,
+    start_streamlit,
+    stop_process_group,
+    wait_healthy,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO_ROOT / "deploy" / "nginx.conf"
@@ -71,37 +77,6 @@ def render_nginx_conf(prefix: Path, listen: str, ports: Sequence[int],
     return "\n".join(lines) + "\n"
 
 
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether ``host:port`` can be bound right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def healthy(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether Streamlit's health endpoint at ``host:port`` answers ok."""
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}/_stcore/health", timeout=2) as resp:
-            return resp.status == 200 and resp.read().strip() == b"ok"
-    except (OSError, urllib.error.URLError):
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM the process's group (started with ``start_new_session``), then SIGKILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=timeout)
-
-
 @dataclass
 class Backend:
     """One ``streamlit run`` process."""
@@ -113,10 +88,7 @@ class Backend:
 
     def log(self, tail: int = 3000) -> str:
         """The end of its log."""
-        try:
-            return self.log_path.read_text(errors="replace")[-tail:]
-        except OSError:
-            return ""
+        return read_tail(self.log_path, tail)
 
 
 @dataclass
@@ -137,37 +109,20 @@ class Cluster:
         return f"http://{_local_host(self.host)}:{self.port}/"
 
     def start_backend(self, backend: Backend, timeout: float = 60.0) -> None:
-        """(Re)start one Streamlit process and wait until it is healthy."""
-        cmd = [
-            sys.executable, "-m", "streamlit", "run", str(self.app),
-            "--server.address", "127.0.0.1",
-            "--server.port", str(backend.port),
-            "--server.headless", "true",
-            "--browser.gatherUsageStats", "false",
-        ]  # fmt: skip
-        if self.script_args:
-            cmd += ["--", *self.script_args]
-        with open(backend.log_path, "ab") as log:
-            backend.process = subprocess.Popen(
-                cmd, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-                env={**BLAS_ENV, **os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        deadline = time.monotonic() + timeout
-        while not healthy(backend.port):
-            if backend.process.poll() is not None or time.monotonic() > deadline:
-                _stop(backend.process)
-                raise ClusterError(f"streamlit on port {backend.port} did not become healthy; "
-                                   f"log:\n{backend.log()}")
-            time.sleep(0.1)
+        """(Re)start one Streamlit process (its output appended to its log); wait until healthy."""
+        blas = {key: value for key, value in BLAS_ENV.items() if key not in os.environ}
+        try:
+            server = start_streamlit(self.app, port=backend.port, timeout=timeout, cwd=REPO_ROOT,
+                                     script_args=self.script_args, env=blas,
+                                     log_path=backend.log_path)
+        except StreamlitServerError as exc:
+            raise ClusterError(str(exc)) from None
+        backend.process = server.process
 
     def nginx_log(self, tail: int = 3000) -> str:
         """The end of nginx's error log and console output."""
-        parts = []
-        for name in ("nginx.out", "error.log"):
-            with contextlib.suppress(OSError):
-                parts.append((self.prefix / name).read_text(errors="replace")[-tail:])
-        return "\n".join(parts)
+        parts = [read_tail(self.prefix / name, tail) for name in ("nginx.out", "error.log")]
+        return "\n".join(part for part in parts if part)
 
     def start_nginx(self, nginx: str, timeout: float = 30.0) -> None:
         """Write the config into the prefix folder and run nginx in the foreground."""
@@ -181,20 +136,20 @@ class Cluster:
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while not healthy(self.port, _local_host(self.host)):
-            if self.nginx.poll() is not None or time.monotonic() > deadline:
-                _stop(self.nginx)
-                raise ClusterError(f"nginx did not come up on {listen}:\n{self.nginx_log()}")
-            time.sleep(0.1)
+        problem = wait_healthy(self.nginx, self.port, host=_local_host(self.host), timeout=timeout)
+        if problem is not None:
+            stop_process_group(self.nginx)
+            raise ClusterError(
+                f"nginx did not come up on {listen} ({problem}):\n{self.nginx_log()}"
+            )
 
     def stop(self) -> None:
         """Stop nginx, then every Streamlit process."""
         if self.nginx is not None:
-            _stop(self.nginx)
+            stop_process_group(self.nginx)
         for backend in self.backends:
             if backend.process is not None:
-                _stop(backend.process)
+                stop_process_group(backend.process)
 
     def supervise_once(self) -> list[str]:
         """Restart dead Streamlit processes; returns what happened (raises if nginx died)."""

@@ -1,4 +1,4 @@
-"""Pytest fixtures for the real-browser tests (thin wrappers over ``harness``)."""
+"""Pytest fixtures for the real-browser tests (thin wrappers over ``browser``, via ``harness``)."""
 
 from __future__ import annotations
 
