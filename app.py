@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 from ui import draw, present, retrain
 from ui.errors import friendly
 from ui.sidebar import mode_controls, pick_model
+from ui.styles import BASE_CSS
 
 # One BLAS thread per computation: the server runs many sessions (and trainings) at once, and
 # OpenBLAS threads that wait on each other make everything many times slower on a busy machine.
@@ -22,10 +23,11 @@ threadpool_limits(limits=1, user_api="blas")
 
 st.set_page_config(page_title="Draw a digit · watch the network think",
                    page_icon="assets/icon.png", layout="wide")
-st.html(present.BASE_CSS)
+st.html(BASE_CSS)
 
 with friendly("loading the networks"):
     mode = mode_controls()
+    retrain.collect()  # a run that ended gives its model before the picker is drawn
     active = pick_model()
     if mode == "present":
         present.presentation(active)

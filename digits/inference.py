@@ -1,6 +1,9 @@
-"""Class probabilities from any shipped model, the same way in the app and the scripts."""
+"""Class probabilities from any shipped model, the same way in the app and the scripts, and
+the one forward pass (with its saliency) that the app's views of a drawing share."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,3 +25,30 @@ def as_probabilities(model: nn.Model, P: np.ndarray) -> np.ndarray:
     P = np.clip(P, 0, None)
     total = P.sum(axis=1, keepdims=True)
     return np.divide(P, total, out=np.full_like(P, 1 / P.shape[1]), where=total > 0)
+
+
+@dataclass(frozen=True)
+class Thought:
+    """One forward pass over one drawing, which every view of it uses.
+
+    outputs: every layer's output, each (1, *layer output shape) (``Model.activations``).
+    probabilities: (10,) summing to 1.
+    """
+
+    outputs: list[np.ndarray]
+    probabilities: np.ndarray
+
+    @property
+    def digit(self) -> int:
+        return int(self.probabilities.argmax())
+
+
+def think(model: nn.Model, x: np.ndarray) -> Thought:
+    """The model's forward pass over one input x (784,)."""
+    outputs = model.activations(np.asarray(x)[None])
+    return Thought(outputs, as_probabilities(model, outputs[-1])[0])
+
+
+def saliency(model: nn.Model, x: np.ndarray, digit: int) -> np.ndarray:
+    """How each input pixel of x (784,) moves the score of ``digit``: the input gradient (784,)."""
+    return model.input_gradient(np.asarray(x)[None], int(digit))[0].reshape(-1)

@@ -1,4 +1,5 @@
-"""Pictures of what the network does, as plain arrays and HTML (no Streamlit, no figures).
+"""Pictures of what the network does, as plain arrays and HTML (no Streamlit, no figures), and
+text made safe to show.
 
 Rendering NumPy arrays through a lookup table is fast enough for every stroke; matplotlib is
 used once, to read its colormaps.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import string
 from functools import lru_cache
 
 import numpy as np
@@ -128,3 +130,38 @@ def probability_bars_html(probabilities: Array, labels: list[str] | None = None,
             f"{value * 100:.1f}%</span></div>"
         )
     return '<div class="prob-bars" data-top="' + str(top) + '">' + "".join(rows) + "</div>"
+
+
+_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in string.punctuation})
+
+
+def plain(text: object) -> str:
+    """Text from a file, a file name or a URL, made inert for Streamlit's Markdown: every ASCII
+    punctuation character backslash-escaped (CommonMark shows it as itself), so no link,
+    image, emphasis, ``:red[...]`` directive, ``:emoji:`` or HTML can come from it; newlines
+    become spaces."""
+    return " ".join(str(text).split()).translate(_MARKDOWN_ESCAPES)
+
+
+def confusion_html(C: list[list[int]]) -> str:
+    """A 10×10 confusion matrix as an HTML table: rows true digits, columns predictions;
+    mistakes shaded red by count."""
+    M = np.asarray(C)
+    off = M.copy()
+    np.fill_diagonal(off, 0)
+    top = max(int(off.max()), 1)
+    head = "".join(f"<th style='padding:2px 6px'>{j}</th>" for j in range(M.shape[1]))
+    rows = []
+    for i, row in enumerate(M):
+        cells = []
+        for j, v in enumerate(row):
+            if i == j:
+                style = "background:#e8f4ea;font-weight:700"
+            else:
+                a = 0.85 * v / top
+                style = f"background:rgba(214,39,40,{a:.2f})" + (";color:#fff" if a > .5 else "")
+            cells.append(f"<td style='padding:2px 6px;text-align:right;{style}'>{v}</td>")
+        rows.append(f"<tr><th style='padding:2px 6px'>{i}</th>{''.join(cells)}</tr>")
+    return ("<table class='confusion' style='border-collapse:collapse;font-size:.85em;"
+            "font-variant-numeric:tabular-nums'><tr><th></th>"
+            f"{head}</tr>{''.join(rows)}</table>")

@@ -1,4 +1,7 @@
-"""The page logic with Streamlit's AppTest (no browser); the canvas wrapper is patched."""
+"""The page logic with Streamlit's AppTest (no browser); the canvas wrapper is patched.
+
+Every test also asserts ``not at.error``: ``ui.errors.friendly`` turns a failing view into an
+error box, which ``not at.exception`` alone would let pass."""
 
 from __future__ import annotations
 
@@ -39,14 +42,14 @@ def metric(at: AppTest, label: str) -> str | None:
 
 def test_empty_canvas_shows_a_prompt_and_no_prediction():
     at = run_app(None)
-    assert not at.exception
+    assert not at.exception and not at.error and not at.error
     assert metric(at, "Prediction") is None
     assert any("Draw a digit" in i.value for i in at.info)
 
 
 def test_blank_canvas_after_clear_shows_the_prompt():
     at = run_app(canvas_with(None))
-    assert not at.exception and metric(at, "Prediction") is None
+    assert not at.exception and not at.error and metric(at, "Prediction") is None
     assert any("Draw a digit" in i.value for i in at.info)
 
 
@@ -54,14 +57,14 @@ def test_a_speck_is_not_a_digit():
     img = canvas_with(None)
     img[100:104, 100:104, :3] = 255
     at = run_app(img)
-    assert not at.exception and metric(at, "Prediction") is None
+    assert not at.exception and not at.error and metric(at, "Prediction") is None
     assert any("speck" in i.value or "dot" in i.value for i in at.info)
 
 
 @pytest.mark.parametrize("digit", [0, 1, 3, 7])
 def test_a_drawn_digit_is_predicted(digit):
     at = run_app(canvas_with(digit, seed=digit))
-    assert not at.exception
+    assert not at.exception and not at.error and not at.error
     assert metric(at, "Prediction") == str(digit)
     assert at.session_state["last_input"].shape == (784,)
 
@@ -73,7 +76,7 @@ def test_switching_models_keeps_working():
     for option in picker.options:
         picker.set_value(option)
         at = run_app(canvas_with(7), at)
-        assert not at.exception
+        assert not at.exception and not at.error and not at.error
         assert metric(at, "Prediction") is not None
     assert any(m.label == "MNIST test" for m in at.sidebar.metric)
 
@@ -99,7 +102,7 @@ def test_a_broken_model_file_is_reported_and_left_out(tmp_path, monkeypatch):
     ui.models.shipped_models.clear()
     try:
         at = run_app(canvas_with(1))
-        assert not at.exception
+        assert not at.exception and not at.error and not at.error
         assert any("could not be loaded" in w.value for w in at.sidebar.warning)
         assert metric(at, "Prediction") is not None  # falls back to another shipped model
     finally:
@@ -111,7 +114,7 @@ def test_presentation_mode():
         at = AppTest.from_file(APP, default_timeout=60)
         at.session_state["mode"] = "present"
         at.run()
-    assert not at.exception
+    assert not at.exception and not at.error and not at.error
     assert fake.call_args.kwargs["size"] == 420  # the big canvas
     assert len(at.tabs) == 0  # no Retrain tab, no controls on the page
     assert metric(at, "Prediction") is not None
@@ -140,7 +143,7 @@ def test_presentation_mode_attract_loop_shows_a_sample_when_empty():
         at.run()
         at.session_state["last_activity"] = 0.0
         at.run()
-    assert not at.exception
+    assert not at.exception and not at.error and not at.error
     assert metric(at, "Prediction") is not None  # the sample digit's prediction
     assert any("Draw a digit" in i.value for i in at.info)  # and the prompt to draw
 
@@ -148,8 +151,32 @@ def test_presentation_mode_attract_loop_shows_a_sample_when_empty():
 def test_default_network_from_the_environment(monkeypatch):
     monkeypatch.setenv("DIGITS_DEFAULT_MODEL", "cnn")
     at = run_app(canvas_with(7))
-    assert not at.exception and at.session_state["model_key"] == "cnn"
+    assert not at.exception and not at.error and at.session_state["model_key"] == "cnn"
     assert metric(at, "Prediction") == "7"
     monkeypatch.setenv("DIGITS_DEFAULT_MODEL", "nope")
     at = run_app(canvas_with(7))
     assert at.session_state["model_key"] == "mlp"
+
+
+def test_a_failing_view_is_an_error_the_tests_see(monkeypatch):
+    import ui.blocks
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ui.blocks, "show_layers", broken)
+    at = run_app(canvas_with(7))
+    assert not at.exception  # friendly() caught it...
+    assert any("running the network" in e.value for e in at.error)  # ...and showed it
+
+
+@pytest.mark.parametrize(("asked", "snapped"), [("7", 5), ("8", 10), ("3", 5), ("500", 120),
+                                                ("45", 45), ("x", 20)])
+def test_idle_from_the_url_snaps_to_the_sliders_grid(asked, snapped):
+    with mock.patch("ui.canvas.draw_canvas", return_value=None):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params["idle"] = asked
+        at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["idle"] == snapped
+    assert at.slider(key="idle").value == snapped

@@ -1,26 +1,35 @@
 """The Retrain tab and the "Wrong? The right digit is" control with Streamlit's AppTest.
 
 The canvas wrapper is patched (no browser) and MNIST is replaced by a small synthetic set, so
-training takes a second. AppTest only does full script runs, where the sidebar's model picker
-is already drawn when a finished run is noticed: the page then offers "Use the new model",
-whose callback makes it active (in a browser the live fragment's next tick does it by itself;
-tests/e2e/test_retrain.py covers that path).
+training takes a second. AppTest only does full script runs: the next one after a run ends
+collects it before the sidebar's model picker is drawn, as the full run the live fragment
+asks for does in a browser (tests/e2e/test_retrain.py covers that path). Text shown from a
+file or a file name is Markdown-escaped: ``texts`` reads it back as the page shows it.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import nn
 import ui.canvas
+from digits import jobs
 from digits import runner as rn
 from digits.data import MNIST
 from digits.recipes import TrainConfig, build_model
+from digits.uploads import model_file_bytes
 from ui import retrain, teach
+from ui.session import Finished, Plan, RetrainState
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -64,11 +73,15 @@ def at(monkeypatch: pytest.MonkeyPatch, canvas: dict) -> Iterator[AppTest]:
     app = AppTest.from_file(APP, default_timeout=60).run()
     assert not app.exception
     yield app
-    runner = app.session_state.get("retrain_runner")
+    runner = state(app).runner
     if runner is not None:
         runner.stop()
         runner.wait(30)
     retrain.dataset.clear()
+
+
+def state(at: AppTest) -> RetrainState:
+    return at.session_state["retrain"]
 
 
 def small_settings(at: AppTest, **overrides: object) -> None:
@@ -82,14 +95,12 @@ def small_settings(at: AppTest, **overrides: object) -> None:
 
 def finish(at: AppTest) -> None:
     """Wait for the session's run to end, then let the page pick up its result."""
-    runner = at.session_state["retrain_runner"]
-    assert runner.wait(120), "training did not finish"
-    at.run()
-    activate = [b for b in at.button if b.key == "rt_activate"]
-    if activate:
-        activate[0].click().run()
+    runner = state(at).runner
+    if runner is not None:  # else it ended so fast that the click's own rerun collected it
+        assert runner.wait(120), "training did not finish"
+        at.run()
     assert not at.exception
-    assert "retrain_runner" not in at.session_state
+    assert not state(at).busy and state(at).last is not None
 
 
 def metric(at: AppTest, label: str) -> str | None:
@@ -98,6 +109,11 @@ def metric(at: AppTest, label: str) -> str | None:
 
 
 def texts(elements: object) -> str:
+    """The elements' Markdown as the page shows it (backslash escapes resolved)."""
+    return re.sub(r"\\(.)", r"\1", raw(elements))
+
+
+def raw(elements: object) -> str:
     return "\n".join(e.value for e in elements)  # type: ignore[attr-defined]
 
 
@@ -105,7 +121,7 @@ def texts(elements: object) -> str:
 
 
 def test_the_controls_start_at_the_defaults(at: AppTest) -> None:
-    d = rn.DEFAULT_CONFIG
+    d = jobs.DEFAULT_CONFIG
     assert at.slider(key="rt_layers").value == len(d.hidden)
     assert at.select_slider(key="rt_width_0").value == d.hidden[0]
     assert at.selectbox(key="rt_activation").value == d.activation
@@ -136,14 +152,13 @@ def test_training_makes_a_new_active_session_model(at: AppTest,
     small_settings(at)
     at.button(key="rt_train").click().run()
     assert not at.exception
-    runner = at.session_state["retrain_runner"]
-    assert runner.title.startswith("Training 784-32-10 relu")
+    assert state(at).plan.title.startswith("Training 784-32-10 relu")
     finish(at)
 
     assert at.session_state["model_key"] == "trained-1"
-    models = at.session_state["session_models"]
+    models = state(at).models
     entry = models["trained-1"]
-    assert entry.origin == "trained" and entry.key == "trained-1"
+    assert entry.card["origin"] == "trained in the app" and entry.key == "trained-1"
     assert [layer.neurons for layer in entry.model.layers] == [32, 10]
     assert all(not p.flags.writeable for _, p, _ in entry.model.parameters())
     assert at.radio(key="model_key").value == "trained-1" != before
@@ -172,7 +187,7 @@ def test_divergence_keeps_the_previous_model(at: AppTest) -> None:
     assert "diverged" in errors and "still the active model" in errors
     assert "learning rate" in errors
     assert at.session_state["model_key"] == before
-    assert at.session_state["session_models"] == {}
+    assert state(at).models == {}
     assert metric(at, "Test accuracy") is None
 
 
@@ -186,10 +201,10 @@ def test_stop_keeps_the_model_trained_so_far(at: AppTest) -> None:
     assert at.button(key="rt_train").disabled is True
     at.button(key="rt_stop").click().run()
     finish(at)
-    assert at.session_state["retrain_outcome"].status == rn.STOPPED
+    assert state(at).last.snapshot.status == rn.STOPPED
     assert "Stopped at epoch" in texts(at.warning)
     assert at.session_state["model_key"] == "trained-1"
-    assert "stopped early" in at.session_state["session_models"]["trained-1"].label
+    assert "stopped early" in state(at).models["trained-1"].label
     assert metric(at, "Test accuracy") is not None
 
 
@@ -197,12 +212,12 @@ def test_a_session_keeps_at_most_three_own_models(at: AppTest) -> None:
     for n in range(1, 5):
         model = build_model(TrainConfig(hidden=(8 * n,)))
         at.file_uploader(key="rt_upload").set_value(
-            (f"net{n}.npz", rn.model_file_bytes(model), "application/octet-stream")).run()
+            (f"net{n}.npz", model_file_bytes(model), "application/octet-stream")).run()
         assert not at.exception
         assert at.session_state["model_key"] == f"uploaded-{n}"
-    models = at.session_state["session_models"]
+    models = state(at).models
     assert list(models) == ["uploaded-2", "uploaded-3", "uploaded-4"]
-    assert models["uploaded-4"].origin == "uploaded"
+    assert models["uploaded-4"].card["origin"] == "uploaded"
     assert at.radio(key="model_key").value == "uploaded-4"
     assert "is now the active model" in texts(at.success)
 
@@ -221,7 +236,7 @@ def test_a_bad_upload_says_why_and_keeps_the_model(at: AppTest, content: bytes,
     assert "broken.npz could not be used" in errors and message in errors
     assert "still active" in errors
     assert at.session_state["model_key"] == before
-    assert at.session_state["session_models"] == {}
+    assert state(at).models == {}
 
 
 def test_an_upload_of_the_wrong_shape_is_refused(at: AppTest) -> None:
@@ -229,8 +244,8 @@ def test_an_upload_of_the_wrong_shape_is_refused(at: AppTest) -> None:
 
     other = nn.Model([nn.Dense(10, "softmax")], input_shape=(100,))
     at.file_uploader(key="rt_upload").set_value(
-        ("other.npz", rn.model_file_bytes(other), "application/octet-stream")).run()
-    assert "784" in texts(at.error) and at.session_state["session_models"] == {}
+        ("other.npz", model_file_bytes(other), "application/octet-stream")).run()
+    assert "784" in texts(at.error) and state(at).models == {}
 
 
 # ----------------------------------------------------------------- teach your handwriting
@@ -242,7 +257,7 @@ def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
     # A small active model, so this does not depend on (or wait for) the shipped ones.
     small = build_model(TrainConfig(hidden=(16,)))
     at.file_uploader(key="rt_upload").set_value(
-        ("small.npz", rn.model_file_bytes(small), "application/octet-stream")).run()
+        ("small.npz", model_file_bytes(small), "application/octet-stream")).run()
     base_key = at.session_state["model_key"]
     assert base_key == "uploaded-1"
     canvas["image"] = one()
@@ -262,13 +277,13 @@ def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
     at.button(key="rt_finetune").click().run()
     assert not at.exception
     finish(at)
-    outcome = at.session_state["retrain_outcome"]
-    assert outcome.kind == "finetune" and outcome.status == rn.DONE
+    last = state(at).last
+    assert last.plan.kind == "finetune" and last.snapshot.status == rn.DONE
     assert at.session_state["model_key"] == "finetuned-2" != base_key
-    assert outcome.info["base"] == at.session_state["session_models"][base_key].label
+    assert last.plan.base == state(at).models[base_key].label
     assert metric(at, "Your drawings") is not None and metric(at, "MNIST test") is not None
     assert metric(at, "Test accuracy") is not None
-    assert set(outcome.extra["before"]) == {"drawings", "test"}
+    assert set(last.snapshot.result.extra["before"]) == {"drawings", "test"}
 
     at.button(key="rt_forget").click().run()
     assert len(at.session_state["teach_drawings"]) == 0
@@ -276,3 +291,131 @@ def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
 
 def test_the_label_control_is_not_shown_without_a_drawing(at: AppTest) -> None:
     assert not [g for g in at.button_group if g.key == "teach_label"]
+
+
+# ------------------------------------------------------- hostile files, messages, reloads
+
+HOSTILE = "![x](https:x.invalid/pixel.png) [link](https:x.invalid) :red[red] <img src=x>"
+
+
+def assert_inert(markdown: str) -> None:
+    """No Markdown construct can come out of this source: every bracket, parenthesis, colon
+    and angle bracket from the file is backslash-escaped."""
+    unescaped = re.sub(r"\\.", "", markdown)
+    for token in ("![", "](", ":red[", "<img", "[link]"):
+        assert token not in unescaped, (token, markdown)
+
+
+def shown_markdown(at: AppTest) -> str:
+    radio = at.radio(key="model_key")
+    return "\n".join([raw(at.markdown), raw(at.error), raw(at.success), raw(at.warning),
+                      raw(at.caption), raw(at.sidebar.warning),
+                      *radio.options])  # the options as formatted
+
+
+def test_a_hostile_file_name_is_shown_as_text_everywhere(at: AppTest,
+                                                         canvas: dict) -> None:
+    name = f"{HOSTILE}.npz"
+    at.file_uploader(key="rt_upload").set_value(
+        (name, model_file_bytes(build_model(TrainConfig(hidden=(8,)))),
+         "application/octet-stream")).run()
+    assert not at.exception and at.session_state["model_key"] == "uploaded-1"
+    assert HOSTILE[:30] in texts(at.success)  # the name is shown, as text
+    canvas["image"] = one()
+    at.run()
+    teach.drawings().add(np.zeros(784), 1)  # so the teach section names the active model
+    at.run()
+    assert_inert(shown_markdown(at))
+    options = [re.sub(r"\\(.)", r"\1", o) for o in at.radio(key="model_key").options]
+    assert any(o.startswith("Uploaded #1: ![x](https:x.invalid") for o in options)
+    at.file_uploader(key="rt_upload").set_value((name, b"junk", "application/zip")).run()
+    assert "could not be used" in texts(at.error)
+    assert_inert(shown_markdown(at))
+
+
+def test_a_config_naming_a_hostile_layer_class_is_refused_as_text(at: AppTest) -> None:
+    raw_bytes = model_file_bytes(build_model(TrainConfig(hidden=(8,))))
+    with np.load(io.BytesIO(raw_bytes)) as good:
+        arrays = {name: good[name] for name in good.files}
+    config = json.loads(str(arrays["config"]))
+    config["layers"][0]["class"] = HOSTILE
+    arrays["config"] = np.array(json.dumps(config))
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    at.file_uploader(key="rt_upload").set_value(
+        ("evil.npz", buffer.getvalue(), "application/octet-stream")).run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert "evil.npz could not be used" in errors and "x.invalid" in errors
+    assert_inert(raw(at.error))
+    assert state(at).models == {}
+
+
+def test_a_refused_upload_says_what_was_wrong(at: AppTest) -> None:
+    deep = "[" * 100_000 + "]" * 100_000  # nested too deep for the JSON parser
+    buffer = io.BytesIO()
+    np.savez(buffer, config=np.array(deep))
+    at.file_uploader(key="rt_upload").set_value(
+        ("deep.npz", buffer.getvalue(), "application/octet-stream")).run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert "deep.npz could not be used" in errors and "still active" in errors
+    assert "server log" not in errors and "recursion" in errors.lower()
+
+
+def test_a_file_that_is_not_a_model_is_named_as_such(at: AppTest) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(100)
+    at.file_uploader(key="rt_upload").set_value(("model.png", png, "image/png")).run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert "model.png is not a model file" in errors and ".npz" in errors
+    assert "octet-stream" not in errors and state(at).models == {}
+
+
+def test_an_upload_at_the_limit_is_told_so_in_mebibytes(at: AppTest) -> None:
+    from digits.uploads import MAX_UPLOAD_BYTES
+
+    at.file_uploader(key="rt_upload").set_value(
+        ("big.npz", bytes(MAX_UPLOAD_BYTES + 1), "application/octet-stream")).run()
+    errors = texts(at.error)
+    assert "the limit is 5 MiB" in errors and "MB" not in errors.replace("MiB", "")
+
+
+def test_the_diverged_message_shows_the_learning_rate_as_set(at: AppTest) -> None:
+    snap = rn.Snapshot(rn.DIVERGED, "Training diverged at epoch 1, batch 12: the loss grew to "
+                       "8.6e+03. Try a smaller learning rate (it was 9.99622e+29).",
+                       "Diverged", 0.1, 1, 1, 12, 100, 1.0, (), (), None)
+    state(at).last = Finished(Plan("train", "Training 784-32-10 relu", 1e30, "adam"), snap)
+    at.run()
+    errors = texts(at.error)
+    assert "learning rate (1e+30, as you set it)" in errors and "9.99622e+29" not in errors
+    assert "still the active model" in errors
+
+
+def test_a_run_whose_page_is_gone_stops_within_seconds(at: AppTest,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reload leaves the old page's run unpolled: it must stop and give its training slot
+    back within seconds (it kept it for 600 s)."""
+
+    def endless(config: TrainConfig, data: jobs.Dataset, name: str | None = None) -> rn.Job:
+        def job(monitor: rn.Monitor) -> rn.RunResult:
+            history = nn.History()
+            monitor.begin(10**6, 1, 1)
+            b = 0
+            while not monitor.callback(SimpleNamespace(
+                    kind="batch", epoch=1, epochs=1, batch=b + 1, batches=10**6, loss=1.0,
+                    accuracy=0.5, batch_loss=1.0, batch_accuracy=0.5, elapsed=0.0,
+                    history=history)):
+                b += 1
+                time.sleep(0.01)
+            raise RuntimeError("stopped")
+        return job
+
+    monkeypatch.setattr(jobs, "training_job", endless)
+    at.button(key="rt_train").click().run()
+    runner = state(at).runner
+    assert runner is not None and runner.active
+    start = time.monotonic()  # nobody polls from now on: the page is gone
+    assert runner.wait(retrain.ABANDON_SECONDS + 10), "the abandoned run kept its slot"
+    assert time.monotonic() - start < retrain.ABANDON_SECONDS + 10
+    assert retrain.ABANDON_SECONDS <= 10

@@ -1,26 +1,28 @@
-"""The background training runner (digits.runner), without Streamlit: progress, stop,
-divergence, failures, isolation between sessions, fine-tuning, bounded memory and uploads."""
+"""The background training runner (digits.runner) and its jobs (digits.jobs), without
+Streamlit: progress, stop, divergence, failures, abandoned runs, isolation between sessions,
+fine-tuning, and the session's bounded store of labelled drawings (digits.drawings)."""
 
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import nn
+from digits import jobs
 from digits import runner as rn
-from digits.recipes import TrainConfig, build_model
+from digits.drawings import LabelledDrawings
+from digits.recipes import TrainConfig
 
 SMALL = TrainConfig(hidden=(32,), epochs=2, batch_size=32, lr=3e-3, validation=300,
                     augment=False, seed=0)
 
 
-def synthetic(n_train: int = 1500, n_test: int = 300, seed: int = 0) -> rn.Dataset:
+def synthetic(n_train: int = 1500, n_test: int = 300, seed: int = 0) -> jobs.Dataset:
     """Ten random ink patterns plus noise: learnable to ~100 % in a second."""
     rng = np.random.default_rng(seed)
     protos = (rng.random((10, 784)) < 0.15).astype(np.float32)
@@ -30,11 +32,11 @@ def synthetic(n_train: int = 1500, n_test: int = 300, seed: int = 0) -> rn.Datas
         X = protos[y] * rng.uniform(0.5, 1.0, (n, 1)) + rng.normal(0, 0.25, (n, 784))
         return np.clip(X, 0, 1).astype(np.float32), y.astype(np.int64)
 
-    return rn.Dataset(*make(n_train), *make(n_test))
+    return jobs.Dataset(*make(n_train), *make(n_test))
 
 
 @pytest.fixture(scope="module")
-def data() -> rn.Dataset:
+def data() -> jobs.Dataset:
     return synthetic()
 
 
@@ -51,9 +53,9 @@ def digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def frozen_model(data: rn.Dataset) -> nn.Model:
+def frozen_model(data: jobs.Dataset) -> nn.Model:
     """A trained model with read-only weights, like the shipped ones."""
-    model = run(rn.training_job(SMALL, data)).result.model
+    model = run(jobs.training_job(SMALL, data)).result.model
     for _, param, _ in model.parameters():
         param.setflags(write=False)
     return model
@@ -62,8 +64,8 @@ def frozen_model(data: rn.Dataset) -> nn.Model:
 # --------------------------------------------------------------------------- training
 
 
-def test_training_reports_progress_curves_and_a_test_report(data: rn.Dataset) -> None:
-    runner = run(rn.training_job(SMALL, data), max_points=20)
+def test_training_reports_progress_curves_and_a_test_report(data: jobs.Dataset) -> None:
+    runner = run(jobs.training_job(SMALL, data), max_points=20)
     snap = runner.snapshot()
     assert snap.status == rn.DONE and not snap.active and snap.result is not None
     assert snap.fraction == 1.0 and snap.epoch == snap.epochs == 2
@@ -81,10 +83,10 @@ def test_training_reports_progress_curves_and_a_test_report(data: rn.Dataset) ->
     assert not snap.result.stopped and snap.result.examples == len(data.y_train) - 300
 
 
-def test_stop_keeps_the_model_trained_so_far(data: rn.Dataset) -> None:
+def test_stop_keeps_the_model_trained_so_far(data: jobs.Dataset) -> None:
     config = TrainConfig(hidden=(64,), epochs=500, batch_size=16, validation=300,
                          augment=False)
-    runner = rn.TrainingRunner(rn.training_job(config, data)).start()
+    runner = rn.TrainingRunner(jobs.training_job(config, data)).start()
     deadline = time.monotonic() + 60
     while len(runner.snapshot().points) < 5:
         assert time.monotonic() < deadline and runner.active
@@ -103,7 +105,7 @@ def test_stop_keeps_the_model_trained_so_far(data: rn.Dataset) -> None:
     assert took < 5, f"stop took {took:.2f} s"  # ~ one batch plus the test set; generous
 
 
-def test_a_queued_run_can_be_stopped_before_it_starts(data: rn.Dataset) -> None:
+def test_a_queued_run_can_be_stopped_before_it_starts(data: jobs.Dataset) -> None:
     release = threading.Event()
 
     def blocking(monitor: rn.Monitor) -> rn.RunResult:
@@ -116,7 +118,7 @@ def test_a_queued_run_can_be_stopped_before_it_starts(data: rn.Dataset) -> None:
         while any(b.status != rn.RUNNING for b in blockers):
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        waiting = rn.TrainingRunner(rn.training_job(SMALL, data)).start()
+        waiting = rn.TrainingRunner(jobs.training_job(SMALL, data)).start()
         time.sleep(0.3)
         assert waiting.status == rn.QUEUED and waiting.snapshot().active
         waiting.stop()
@@ -130,11 +132,11 @@ def test_a_queued_run_can_be_stopped_before_it_starts(data: rn.Dataset) -> None:
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "momentum"])
-def test_a_far_too_high_learning_rate_diverges_with_a_message(data: rn.Dataset,
+def test_a_far_too_high_learning_rate_diverges_with_a_message(data: jobs.Dataset,
                                                               optimizer: str) -> None:
     config = TrainConfig(hidden=(64, 64), optimizer=optimizer, lr=10.0, epochs=3,
                          batch_size=32, validation=300, augment=False)
-    snap = run(rn.training_job(config, data)).snapshot()
+    snap = run(jobs.training_job(config, data)).snapshot()
     assert snap.status == rn.DIVERGED
     assert snap.result is None
     assert "diverged" in snap.message.lower() and "epoch 1" in snap.message
@@ -157,30 +159,93 @@ def test_a_failing_job_never_raises_into_the_caller() -> None:
     assert runner.result is None
 
 
-def test_an_abandoned_run_stops_itself(data: rn.Dataset) -> None:
-    config = TrainConfig(hidden=(32,), epochs=1000, batch_size=32, validation=300,
-                         augment=False)
-    runner = rn.TrainingRunner(rn.training_job(config, data), abandon_after=0.3).start()
-    assert runner.wait(60)  # nobody calls snapshot() or heartbeat()
-    assert runner.status == rn.STOPPED
+def test_the_curve_shows_fits_own_batch_losses_smoothed() -> None:
+    """The runner plots fit's per-batch loss and accuracy (Progress.batch_loss and
+    .batch_accuracy), smoothed; it no longer rebuilds them from the running means."""
+    losses = [2.0, 1.0, 4.0, 0.5]
+
+    def job(monitor: rn.Monitor) -> rn.RunResult:
+        monitor.begin(examples=40, batch_size=10, epochs=1)
+        history = nn.History()
+        for b, loss in enumerate(losses, 1):
+            monitor.callback(SimpleNamespace(  # what fit's Progress carries
+                kind="batch", epoch=1, epochs=1, batch=b, batches=4, loss=99.0, accuracy=0.0,
+                batch_loss=loss, batch_accuracy=loss / 10, elapsed=0.0, history=history))
+        raise RuntimeError("done")
+
+    points = run(job, abandon_after=None).snapshot().points
+    alpha = 0.5  # min(0.5, 10 / batches)
+    ema = [losses[0]]
+    for loss in losses[1:]:
+        ema.append(ema[-1] + alpha * (loss - ema[-1]))
+    assert [p.loss for p in points] == pytest.approx(ema)
+    assert [p.accuracy for p in points] == pytest.approx([e / 10 for e in ema])
+    assert [p.epoch for p in points] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+
+
+def _batches_until_stopped(monitor: rn.Monitor) -> rn.RunResult:
+    """A job that trains "batches" of 10 ms until its runner asks it to stop."""
+    monitor.begin(examples=10**6, batch_size=1, epochs=1)
+    history = nn.History()
+    for b in range(1, 10**6):
+        time.sleep(0.01)
+        if monitor.callback(SimpleNamespace(
+                kind="batch", epoch=1, epochs=1, batch=b, batches=10**6, loss=1.0,
+                accuracy=0.5, batch_loss=1.0, batch_accuracy=0.5, elapsed=0.0,
+                history=history)):
+            history.stopped = True
+            break
+    return rn.RunResult("train", nn.Model([nn.Dense(10)], input_shape=(784,)), history, {},
+                        0.0, b, {}, stopped=history.stopped)
+
+
+def test_runs_whose_page_is_gone_give_their_slots_back_within_seconds() -> None:
+    """A reloaded page stops polling its run: queued or running, it stops itself after
+    abandon_after seconds, and the next visitor's run gets a slot at once."""
+    running = [rn.TrainingRunner(_batches_until_stopped, abandon_after=1.0).start()
+               for _ in range(rn.MAX_CONCURRENT_RUNS)]
+    deadline = time.monotonic() + 10
+    while any(r.status != rn.RUNNING for r in running):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    queued = rn.TrainingRunner(_batches_until_stopped, abandon_after=0.3).start()
+    assert queued.wait(10), "an abandoned queued run kept waiting"
+    assert queued.status == rn.STOPPED and queued.result is None
+    assert all(r.status == rn.RUNNING for r in running)  # their 1 s is not up yet
+    start = time.monotonic()
+    for r in running:
+        assert r.wait(30), "an abandoned run kept running"
+    assert time.monotonic() - start < 20
+    assert all(r.status == rn.STOPPED for r in running)
+    assert all("nobody was watching" in r.snapshot().message for r in running)
+    watched = rn.TrainingRunner(_batches_until_stopped, abandon_after=0.5).start()
+    deadline = time.monotonic() + 10
+    while watched.snapshot().status == rn.QUEUED:  # snapshot() is the heartbeat
+        assert time.monotonic() < deadline, "the slots were not given back"
+        time.sleep(0.05)
+    for _ in range(10):  # longer than abandon_after, polled: it keeps running
+        time.sleep(0.1)
+        assert watched.snapshot().status == rn.RUNNING
+    watched.stop()
+    assert watched.wait(10) and watched.status == rn.STOPPED
 
 
 # -------------------------------------------------------------------------- isolation
 
 
 def test_two_sessions_training_at_once_do_not_touch_each_other_or_the_shared_data(
-        data: rn.Dataset) -> None:
+        data: jobs.Dataset) -> None:
     shipped = frozen_model(data)
     before = digest(data.x_train, data.y_train, data.x_test, data.y_test)
     shipped_before = digest(*(p for _, p, _ in shipped.parameters()))
     X_user, y_user = data.x_test[:10], (data.y_test[:10] + 1) % 10  # "their" handwriting
 
-    a = rn.TrainingRunner(rn.training_job(SMALL, data)).start()
-    b = rn.TrainingRunner(rn.training_job(
+    a = rn.TrainingRunner(jobs.training_job(SMALL, data)).start()
+    b = rn.TrainingRunner(jobs.training_job(
         TrainConfig(hidden=(16, 16), epochs=2, batch_size=64, validation=300, augment=False,
                     seed=1), data)).start()
-    c = rn.TrainingRunner(rn.finetune_job(shipped, X_user, y_user, data,
-                                          rn.FinetuneConfig(epochs=2, min_replay=300))).start()
+    c = rn.TrainingRunner(jobs.finetune_job(shipped, X_user, y_user, data,
+                                          jobs.FinetuneConfig(epochs=2, min_replay=300))).start()
     for r in (a, b, c):
         assert r.wait(120) and r.status == rn.DONE, r.snapshot().message
 
@@ -198,32 +263,18 @@ def test_two_sessions_training_at_once_do_not_touch_each_other_or_the_shared_dat
     assert [layer.neurons for layer in b.result.model.layers] == [16, 16, 10]
 
 
-def test_writeable_copy_of_a_read_only_model(data: rn.Dataset) -> None:
-    shipped = frozen_model(data)
-    twin = rn.writeable_copy(shipped)
-    for (_, mine, _), (_, theirs, _) in zip(twin.parameters(), shipped.parameters(),
-                                            strict=True):
-        assert mine.flags.writeable and not theirs.flags.writeable
-        assert not np.shares_memory(mine, theirs)
-        np.testing.assert_array_equal(mine, theirs)
-    with pytest.raises(ValueError, match="read-only"):
-        next(shipped.parameters())[1][...] = 0
-    next(twin.parameters())[1][...] = 0  # the copy trains freely
-    assert np.any(next(shipped.parameters())[1] != 0)
-
-
 # ----------------------------------------------------------------------- fine-tuning
 
 
 def test_finetune_learns_the_users_digits_and_reports_before_and_after(
-        data: rn.Dataset) -> None:
+        data: jobs.Dataset) -> None:
     shipped = frozen_model(data)
     # The user's "handwriting": test digits shifted 3 px right (a style the model never saw),
     # labelled correctly.
     X_user = np.roll(data.x_test[:40].reshape(-1, 28, 28), 3, axis=2).reshape(-1, 784)
     y_user = data.y_test[:40]
-    config = rn.FinetuneConfig(augment=False)  # augmenting random patterns blurs them away
-    snap = run(rn.finetune_job(shipped, X_user, y_user, data, config)).snapshot()
+    config = jobs.FinetuneConfig(augment=False)  # augmenting random patterns blurs them away
+    snap = run(jobs.finetune_job(shipped, X_user, y_user, data, config)).snapshot()
     assert snap.status == rn.DONE, snap.message
     extra = snap.result.extra
     assert set(extra) >= {"before", "after", "drawings", "user_examples", "replay_examples"}
@@ -231,30 +282,30 @@ def test_finetune_learns_the_users_digits_and_reports_before_and_after(
     assert extra["after"]["drawings"] >= extra["before"]["drawings"]
     assert extra["after"]["drawings"] >= 0.9
     assert extra["after"]["test"] > 0.85  # replay keeps it from forgetting
-    assert extra["before"]["test"] == pytest.approx(rn.accuracy(shipped, data.x_test,
+    assert extra["before"]["test"] == pytest.approx(jobs.accuracy(shipped, data.x_test,
                                                                 data.y_test))
     assert snap.result.kind == "finetune"
 
 
-def test_finetune_mix_repeats_the_drawings_and_adds_replay(data: rn.Dataset) -> None:
+def test_finetune_mix_repeats_the_drawings_and_adds_replay(data: jobs.Dataset) -> None:
     X_user = data.x_test[:5]
     y_user = data.y_test[:5]
-    config = rn.FinetuneConfig(user_examples=100, min_replay=50, replay_ratio=1.0)
-    X, y, n_user = rn.finetune_mix(X_user, y_user, data, config)
+    config = jobs.FinetuneConfig(user_examples=100, min_replay=50, replay_ratio=1.0)
+    X, y, n_user = jobs.finetune_mix(X_user, y_user, data, config)
     assert n_user == 100 and len(X) == len(y) == 200
     np.testing.assert_array_equal(X[:5], X_user)  # first copy as drawn
     assert list(y[:n_user]) == list(np.tile(y_user, 20))
     assert not np.array_equal(X[5:10], X_user)  # the other copies are augmented
     assert X.dtype == np.float32 and X.min() >= 0 and X.max() <= 1
     with pytest.raises(ValueError, match="at least one"):
-        rn.finetune_mix(X_user[:0], y_user[:0], data, config)
+        jobs.finetune_mix(X_user[:0], y_user[:0], data, config)
 
 
 # ---------------------------------------------------------------- bounded session memory
 
 
 def test_labelled_drawings_keep_at_most_the_limit_dropping_the_oldest() -> None:
-    store = rn.LabelledDrawings(limit=200)
+    store = LabelledDrawings(limit=200)
     for i in range(250):
         store.add(np.full(784, i / 250, np.float32), i % 10)
     assert len(store) == 200
@@ -275,14 +326,6 @@ def test_labelled_drawings_keep_at_most_the_limit_dropping_the_oldest() -> None:
     assert len(store) == 0 and store.arrays()[0].shape == (0, 784)
 
 
-def test_prune_models_drops_the_oldest_but_never_the_active() -> None:
-    models = {"a": 1, "b": 2, "c": 3, "d": 4}
-    assert rn.prune_models(models, "d", 3) == ["a"]
-    assert rn.prune_models(models, "a", 3) == ["b"]
-    assert rn.prune_models(models, "a", 2) == ["b", "c"]
-    assert rn.prune_models(models, None, 5) == []
-
-
 def test_curve_thinning_keeps_the_whole_run_in_few_points() -> None:
     curve = rn.Curve(max_points=50)
     for i in range(10_000):
@@ -292,60 +335,3 @@ def test_curve_thinning_keeps_the_whole_run_in_few_points() -> None:
     assert view[0].epoch == 0 and view[-1].epoch == pytest.approx(99.99)
     gaps = np.diff([p.epoch for p in view[:-1]])
     assert np.allclose(gaps, gaps[0])  # evenly thinned
-
-
-# --------------------------------------------------------------------- files, uploads
-
-
-def test_download_bytes_load_back_as_an_upload(data: rn.Dataset) -> None:
-    result = run(rn.training_job(SMALL, data)).result
-    card = rn.model_card(result, "Retrained #1")
-    json.dumps(card)  # plain JSON
-    assert card["test_accuracy"] == result.test["accuracy"] and "misclassified" not in \
-        card["test"]
-    raw = rn.model_file_bytes(result.model, card)
-    model = rn.load_uploaded_model(io.BytesIO(raw))
-    np.testing.assert_array_equal(model.predict(data.x_test), result.model.predict(data.x_test))
-    assert model.metadata["name"] == "Retrained #1"
-
-
-def _npz(**arrays: np.ndarray) -> io.BytesIO:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    buffer.seek(0)
-    return buffer
-
-
-@pytest.mark.parametrize(("content", "match"), [
-    (b"not a zip at all", "not a readable model file"),
-    (b"", "not a readable model file"),
-])
-def test_uploads_that_are_not_model_files_are_refused(content: bytes, match: str) -> None:
-    with pytest.raises(nn.ModelFileError, match=match):
-        rn.load_uploaded_model(io.BytesIO(content))
-
-
-def test_upload_limits_and_shape_checks() -> None:
-    small = build_model(TrainConfig(hidden=(8,)))
-    raw = rn.model_file_bytes(small)
-    with pytest.raises(nn.ModelFileError, match="limit"):
-        rn.load_uploaded_model(io.BytesIO(raw), max_bytes=100)
-    with pytest.raises(nn.ModelFileError, match="unpacks to"):
-        rn.load_uploaded_model(_npz(config=np.array("{}"), big=np.zeros(10_000)),
-                               max_unpacked=1000)
-    with pytest.raises(nn.ModelFileError, match="config"):
-        rn.load_uploaded_model(_npz(weights=np.zeros(3)))
-    with pytest.raises(nn.ModelFileError, match="weights; the limit"):
-        rn.load_uploaded_model(io.BytesIO(raw), max_parameters=100)
-    other = nn.Model([nn.Dense(10, "softmax")], input_shape=(100,))
-    with pytest.raises(nn.ModelFileError, match="784"):
-        rn.load_uploaded_model(io.BytesIO(rn.model_file_bytes(other)))
-    # Model.load's own checks still apply: a truncated file
-    with pytest.raises(nn.ModelFileError):
-        rn.load_uploaded_model(io.BytesIO(raw[: len(raw) // 2]))
-    # and an archive with the right config but a wrong array shape
-    with np.load(io.BytesIO(raw)) as good:
-        arrays = {name: good[name] for name in good.files}
-    arrays["layers.0.W"] = np.zeros((784, 9), np.float32)
-    with pytest.raises(nn.ModelFileError, match="shape"):
-        rn.load_uploaded_model(_npz(**arrays))

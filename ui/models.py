@@ -1,17 +1,18 @@
 """Which models the app can use: shipped ones (loaded once per server, read-only) and this
-session's own (retrained or uploaded, kept in session_state)."""
+session's own (retrained or uploaded, kept in its RetrainState in session_state)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
 import nn
 from digits.card import read_card
+from digits.viz import plain
+
+from .session import ModelEntry, RetrainState, freeze
 
 log = logging.getLogger(__name__)
 
@@ -22,24 +23,6 @@ SHIPPED: dict[str, str] = {
     "seed_recipe": "The blog's recipe",
 }
 DEFAULT = "mlp"
-
-
-@dataclass
-class ModelEntry:
-    """A model the user can pick, with its model card."""
-
-    key: str
-    label: str
-    model: nn.Model
-    card: dict[str, Any] = field(default_factory=dict)
-    origin: str = "shipped"  # "shipped", "trained" (this session) or "uploaded"
-
-
-def freeze(model: nn.Model) -> nn.Model:
-    """Make every weight array read-only: a shared model can then never be changed by accident."""
-    for _, param, _ in model.parameters():
-        param.setflags(write=False)
-    return model
 
 
 @st.cache_resource(show_spinner="Loading the networks…")
@@ -56,13 +39,23 @@ def shipped_models() -> tuple[dict[str, ModelEntry], list[str]]:
             model = freeze(nn.Model.load(path))
         except (ValueError, OSError) as exc:
             log.exception("could not load %s", path)
-            problems.append(f"{label} could not be loaded ({exc}); it is left out.")
+            problems.append(f"{label} could not be loaded ({plain(exc)}); it is left out.")
             continue
         entries[key] = ModelEntry(key, label, model, read_card(path.with_suffix(".json")))
     return entries, problems
 
 
+STATE = "retrain"  # the session's RetrainState
+
+
+def retrain_state() -> RetrainState:
+    """This session's RetrainState (created on first use)."""
+    if STATE not in st.session_state:
+        st.session_state[STATE] = RetrainState()
+    return st.session_state[STATE]
+
+
 def available_models() -> dict[str, ModelEntry]:
     """Shipped models followed by this session's own."""
     shipped, _ = shipped_models()
-    return {**shipped, **st.session_state.get("session_models", {})}
+    return {**shipped, **retrain_state().models}

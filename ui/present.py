@@ -1,5 +1,6 @@
-"""Presentation mode: a big canvas and a big answer for a projector or a touch screen; the
-canvas clears itself when nobody draws, and an attract loop shows sample digits meanwhile."""
+"""The presentation page (``?mode=present``): a big canvas and a big answer for a projector or
+a touch screen, no controls; the canvas clears itself when nobody draws, and an attract loop
+shows sample digits meanwhile."""
 
 from __future__ import annotations
 
@@ -10,29 +11,17 @@ import streamlit as st
 
 from digits.card import DRAWN_SEED
 from digits.drawn import make_drawn_samples
-from digits.inference import class_probabilities
+from digits.inference import class_probabilities, saliency, think
 from digits.preprocess import preprocess
 
-from . import canvas, draw
+from . import blocks, canvas
+from .errors import friendly
 from .models import ModelEntry
+from .styles import PRESENT_CSS
 
+CANVAS_SIZE, PEN_WIDTH = 420, 30  # px: the explore page's 280 and 20, half as big again
 ATTRACT_PERIOD = 4.0  # seconds per sample in the attract loop
 ATTRACT_AFTER = 3.0  # seconds of an empty canvas before the attract loop starts
-
-BASE_CSS = """<style>
-[data-testid="stImage"] img { image-rendering: pixelated; }
-.st-key-prediction [data-testid="stMetricValue"] {
-  font-size: 6rem; font-weight: 700; line-height: 1.1; color: #d62728; }
-</style>"""
-
-PRESENT_CSS = """<style>
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
-[data-testid="stHeader"], [data-testid="stToolbar"] { display: none !important; }
-.block-container { padding-top: 1.2rem !important; max-width: 100% !important; }
-.st-key-prediction [data-testid="stMetricValue"] { font-size: 11rem; }
-.st-key-prediction [data-testid="stMetricLabel"] p { font-size: 1.6rem; }
-.prob-bars { font-size: 1.35rem; }
-</style>"""
 
 
 @st.cache_resource(show_spinner=False)
@@ -57,23 +46,55 @@ def show_attract(entry: ModelEntry) -> None:
     image, vector = samples[attract_index() % len(samples)]
     st.session_state["attract_shown"] = attract_index()
     st.image(image, width=200, caption="While nobody draws: a sample digit")
-    probabilities = class_probabilities(entry.model, vector[None])[0]
-    draw.show_prediction(probabilities)
+    blocks.show_prediction(class_probabilities(entry.model, vector[None])[0])
+
+
+def attract_due(now: float) -> bool:
+    """The attract loop is on and the canvas has been empty for ATTRACT_AFTER seconds."""
+    idle = now - st.session_state.get(blocks.LAST_ACTIVITY, 0.0)
+    return bool(st.session_state.get("attract", True)) and idle > ATTRACT_AFTER
+
+
+def canvas_and_answer(entry: ModelEntry) -> None:
+    """The big canvas, the answer beside it, the input and the layers (a fragment: a stroke
+    reruns only this); the attract loop while the canvas is empty."""
+    row = st.container(horizontal=True, gap="medium", key="draw_row")
+    col_canvas = row.container(width=CANVAS_SIZE + 8, key="draw_canvas")
+    col_pred = row.container(width=300, key="draw_prediction")
+    col_input = row.container(width=460, key="draw_input")
+    with col_canvas:
+        result = blocks.read_drawing(CANVAS_SIZE, PEN_WIDTH)
+    if result is None or not result.ok:
+        blocks.remember_input(None)
+        with col_pred:
+            blocks.show_prompt(result)
+            if attract_due(time.time()):
+                show_attract(entry)
+        return
+    x = result.vector
+    blocks.remember_input(x)
+    with friendly("running the network"):
+        thought = think(entry.model, x)
+        with col_pred:
+            blocks.show_prediction(thought.probabilities)
+        with col_input:
+            blocks.show_input(x, saliency(entry.model, x, thought.digit))
+            blocks.show_layers(entry.model, thought.outputs, cell=7)
 
 
 @st.fragment(run_every=2)
 def idle_watch() -> None:
     """Clear a drawing nobody touched for ``idle`` seconds; advance the attract loop."""
     now = time.time()
-    idle = now - st.session_state.get("last_activity", now)
-    drawing = st.session_state.get("last_input") is not None
+    idle = now - st.session_state.get(blocks.LAST_ACTIVITY, now)
+    drawing = st.session_state.get(blocks.LAST_INPUT) is not None
     if drawing and idle > float(st.session_state.get("idle", 20)):
         canvas.clear_canvas()
-        st.session_state.pop("last_input", None)
-        st.session_state["last_activity"] = now
+        st.session_state.pop(blocks.LAST_INPUT, None)
+        st.session_state[blocks.LAST_ACTIVITY] = now
         st.rerun(scope="app")
-    elif (not drawing and st.session_state.get("attract", True) and idle > ATTRACT_AFTER
-          and st.session_state.get("attract_shown") != attract_index()):
+    elif not drawing and attract_due(now) \
+            and st.session_state.get("attract_shown") != attract_index():
         st.rerun(scope="app")
 
 
@@ -90,5 +111,5 @@ def presentation(entry: ModelEntry | None) -> None:
                   icon=":material/close_fullscreen:", help="Back to the full page")
     if entry is None:
         return
-    st.fragment(draw.draw_tab)(entry, present=True)
+    st.fragment(canvas_and_answer)(entry)
     idle_watch()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import streamlit as st
 
-from .models import DEFAULT, ModelEntry, available_models, shipped_models
+from digits.viz import plain
+
+from .models import DEFAULT, ModelEntry, available_models, retrain_state, shipped_models
 
 MODES = ["explore", "present"]
+IDLE_MIN, IDLE_MAX, IDLE_STEP = 5, 120, 5  # the idle slider, seconds
 
 
 def default_mode() -> str:
@@ -47,12 +51,17 @@ def _mode(text: str) -> str:
     return text
 
 
+def idle_seconds(value: int) -> int:
+    """A requested idle time (``?idle=7``) on the slider's grid: 5..120 in steps of 5."""
+    return min(IDLE_MAX, max(IDLE_MIN, IDLE_STEP * round(value / IDLE_STEP)))
+
+
 def mode_controls() -> str:
     """Explore or present (``?mode=present`` opens the page in it), plus presentation settings
     (``?idle=20&attract=off``). Returns the mode; the URL follows the choice."""
     first_values = {
         "mode": lambda: _from_url("mode", _mode, default_mode()),
-        "idle": lambda: min(120, max(5, _from_url("idle", int, 20))),
+        "idle": lambda: idle_seconds(_from_url("idle", int, 20)),
         "attract": lambda: _from_url("attract", _on_off, True),
     }
     for key, first in first_values.items():
@@ -64,8 +73,8 @@ def mode_controls() -> str:
             help="Present: a big canvas and a big answer, no controls (for a projector). "
                  "Open the page with ?mode=present to start in it.")
         with st.expander("Presentation settings"):
-            st.slider("Clear the canvas after … seconds without drawing", 5, 120, step=5,
-                      key="idle")
+            st.slider("Clear the canvas after … seconds without drawing", IDLE_MIN, IDLE_MAX,
+                      step=IDLE_STEP, key="idle")
             st.toggle("Attract loop: show sample digits while nobody draws", key="attract")
     mode = mode or "explore"
     if st.query_params.get("mode", "explore") != mode:
@@ -84,12 +93,15 @@ def pick_model() -> ModelEntry | None:
                  "create weights/mlp.npz, then reload this page.")
         return None
     keys = list(models)
-    if st.session_state.get("model_key") not in models:
+    new = retrain_state().to_activate(time.monotonic())  # a model trained or uploaded just now
+    if new is not None:
+        st.session_state["model_key"] = new  # before the picker is drawn: it shows it
+    elif st.session_state.get("model_key") not in models:
         # ?model=cnn (or DIGITS_DEFAULT_MODEL=cnn for the server) picks the first network.
         wanted = _from_url("model", str, os.environ.get("DIGITS_DEFAULT_MODEL", DEFAULT))
         st.session_state["model_key"] = next(
             (k for k in (wanted, DEFAULT) if k in models), keys[0])
-    key = st.sidebar.radio("Network", keys, format_func=lambda k: models[k].label,
+    key = st.sidebar.radio("Network", keys, format_func=lambda k: plain(models[k].label),
                            key="model_key")
     entry = models[key]
     card = entry.card

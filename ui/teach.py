@@ -1,5 +1,6 @@
-"""Teach it your handwriting: the "Wrong? The right digit is:" control under a prediction, and
-this session's bounded store of labelled drawings (fine-tuning lives in the Retrain tab)."""
+"""Teach it your handwriting: the "Wrong? The right digit is:" control under a prediction,
+which keeps the drawing in this session's ``digits.drawings.LabelledDrawings`` (the Retrain tab
+fine-tunes on them)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from digits.runner import LabelledDrawings
+from digits.drawings import LabelledDrawings
 
 DRAWINGS = "teach_drawings"
 LIMIT = 200  # drawings kept per session; the oldest is dropped first

@@ -1,0 +1,54 @@
+"""The session's own labelled drawings ("Wrong? The right digit is"), kept for fine-tuning:
+a bounded store, the oldest dropped first (no Streamlit here)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+
+import numpy as np
+
+from .recipes import INPUT_SIZE, N_CLASSES
+
+Array = np.ndarray
+
+
+class LabelledDrawings:
+    """The user's own labelled drawings: at most ``limit``, the oldest dropped first."""
+
+    def __init__(self, limit: int = 200) -> None:
+        self.limit = limit
+        self._items: deque[tuple[Array, int]] = deque(maxlen=limit)
+
+    def add(self, x: Array, label: int) -> None:
+        """Keep a (784,) drawing with its true label 0..9 (a read-only copy)."""
+        x = np.array(x, dtype=np.float32, copy=True).reshape(-1)
+        if x.shape != (INPUT_SIZE,):
+            raise ValueError(f"drawing expected {INPUT_SIZE} values. Received: {x.size}")
+        if not 0 <= int(label) < N_CLASSES:
+            raise ValueError(f"label expected 0..9. Received: label={label!r}")
+        x.setflags(write=False)
+        self._items.append((x, int(label)))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[tuple[Array, int]]:
+        return iter(tuple(self._items))
+
+    def last(self) -> tuple[Array, int] | None:
+        return self._items[-1] if self._items else None
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def arrays(self) -> tuple[Array, Array]:
+        """(X (k, 784) float32, y (k,) int64)."""
+        items = tuple(self._items)
+        if not items:
+            return np.zeros((0, INPUT_SIZE), np.float32), np.zeros(0, np.int64)
+        return np.stack([x for x, _ in items]), np.array([y for _, y in items], np.int64)
+
+    def counts(self) -> list[int]:
+        """How many drawings of each digit, (10,)."""
+        return np.bincount([y for _, y in self._items], minlength=N_CLASSES).tolist()

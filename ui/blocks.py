@@ -1,0 +1,124 @@
+"""The building blocks every page composes (the explore page's Draw tab, the presentation
+page): read the drawing, show the prediction, the 28x28 input with its saliency, the
+preprocessing steps and every layer. Each takes plain values (a model, the (784,) input, the
+forward pass's outputs) and draws one thing where it is called; sizes are arguments, so each
+page picks its own.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import streamlit as st
+
+import nn
+from digits import viz
+from digits.preprocess import Preprocessed, preprocess
+
+from . import canvas
+from .errors import friendly
+
+PROMPT = "Draw a digit from 0 to 9 in the black box. The network will tell you what it sees."
+LAST_INPUT = "last_input"  # the (784,) input drawn now, None when the canvas is empty
+LAST_ACTIVITY = "last_activity"  # time.time() of the last change of the drawing
+
+
+def read_drawing(size: int = canvas.CANVAS_SIZE, pen: int = canvas.PEN_WIDTH
+                 ) -> Preprocessed | None:
+    """The canvas (``size`` px square, a ``pen`` px brush) with its Clear button; returns the
+    drawing preprocessed, or None before the first stroke (or when it could not be read)."""
+    version = st.session_state.get("canvas_version", 0)
+    image = canvas.draw_canvas(f"canvas-{version}", size=size, pen=pen)
+    st.button("Clear", on_click=canvas.clear_canvas, key="clear", icon=":material/ink_eraser:",
+              help="Start again (the toolbar under the canvas also has undo)")
+    if image is None:
+        return None
+    with friendly("reading your drawing"):
+        return preprocess(image)
+    return None
+
+
+def remember_input(x: np.ndarray | None) -> None:
+    """Keep the input drawn now (784,), or None for an empty canvas, as ``last_input``; a
+    change sets ``last_activity`` (the presentation page clears an idle drawing by it)."""
+    previous = st.session_state.get(LAST_INPUT)
+    changed = (previous is not None) if x is None else (
+        previous is None or not np.array_equal(previous, x))
+    if changed:
+        st.session_state[LAST_ACTIVITY] = time.time()
+    if x is None:
+        st.session_state.pop(LAST_INPUT, None)
+    else:
+        st.session_state[LAST_INPUT] = x
+
+
+def show_prompt(result: Preprocessed | None) -> None:
+    """What to do when there is no digit to read: draw one, or why the ink is not one."""
+    speck = result is not None and result.bbox is not None  # some ink, but not a digit
+    st.info(result.message if speck else PROMPT, icon=":material/draw:")
+
+
+def show_prediction(probabilities: np.ndarray) -> None:
+    """The top digit of probabilities (10,) as a metric, its confidence, and all ten as bars."""
+    digit = int(probabilities.argmax())
+    with st.container(key="prediction"):
+        st.metric("Prediction", str(digit), delta=f"{probabilities[digit]:.0%} sure",
+                  delta_color="off", delta_arrow="off")
+    st.markdown(viz.probability_bars_html(probabilities), unsafe_allow_html=True)
+
+
+def show_input(x: np.ndarray, saliency: np.ndarray) -> None:
+    """The 28x28 input x (784,) the network sees, and the saliency (784,) over it."""
+    left, right = st.columns(2)
+    left.image(viz.digit_image(x, 1), caption="What the network sees (28×28)", width="stretch")
+    right.image(viz.saliency_rgb(saliency, x, 1), width="stretch",
+                caption="Saliency: red pixels push towards this digit, blue away")
+
+
+def show_preprocessing(result: Preprocessed) -> None:
+    """The steps from the drawing to the 28x28 input, side by side."""
+    steps = [("1. ink", result.ink), ("2. cropped", result.crop),
+             ("3. scaled to 20 px", result.scaled), ("4. centred in 28×28", result.centred)]
+    for col, (caption, img) in zip(st.columns(len(steps)), steps, strict=True):
+        if img is not None:
+            pic = (np.clip(img, 0, 1) * 255).astype(np.uint8)
+            col.image(pic, caption=caption, width=112 * pic.shape[1] // max(pic.shape))
+
+
+def describe_layer(layer: nn.Module) -> str:
+    """``Dense(128, relu)``, ``Conv2D(16, relu)``: the class name, size and activation."""
+    name = type(layer).__name__
+    act = getattr(layer, "activation", None)
+    size = getattr(layer, "neurons", None) or getattr(layer, "filters", None)
+    inner = ", ".join(str(x) for x in (size, act.name if act else None) if x is not None)
+    return f"{name}({inner})" if inner else name
+
+
+def show_layers(model: nn.Model, outputs: list[np.ndarray], cell: int = 10) -> None:
+    """Every layer's output for one drawing (``outputs``: ``model.activations`` of one input):
+    dense layers as unit grids ``cell`` px per unit, conv layers as feature maps; the output
+    layer is left out (it is the probability bars)."""
+    for i, (layer, out) in enumerate(zip(model.layers, outputs, strict=True)):
+        # Skip the output (it is the bars) and layers that only reshape or subsample
+        # (a max-pool map is its conv map, smaller): fewer pictures, a quicker stroke.
+        if i == len(model.layers) - 1 or type(layer).__name__ in ("Flatten", "Reshape",
+                                                                  "MaxPool2D"):
+            continue
+        a = out[0]
+        if a.ndim == 3:  # (C, H, W) feature maps
+            pic = viz.heatmap(viz.mosaic(viz.normalise_each(a)), "magma", cell=1, vmin=0,
+                              vmax=1)
+            width = pic.shape[1] * 3
+            text = f"{a.shape[0]} feature maps of {a.shape[1]}×{a.shape[2]}"
+        else:
+            pic = viz.heatmap(viz.unit_grid(a), "viridis", cell=1, vmin=0)
+            width = pic.shape[1] * cell
+            text = f"{int(np.count_nonzero(a > 0))} of {a.size} units active"
+        st.image(pic, caption=f"Layer {i + 1} · {describe_layer(layer)} · {text}", width=width)
+        if i <= 1 and hasattr(layer, "filters") and "W" in layer.params:
+            W = layer.params["W"]
+            filters = viz.heatmap(viz.mosaic(W[:, 0]), "RdBu_r", cell=1)
+            st.image(filters, width=filters.shape[1] * 8,
+                     caption=f"The {W.shape[0]} filters of layer {i + 1}, "
+                             "as they look at the image")
