@@ -229,7 +229,7 @@ class SQLiteWall(WallStore):
     """The wall in one SQLite file (WAL mode), shared by processes on one machine."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None,
-                 limit: int = DEFAULT_LIMIT, timeout: float = 5.0) -> None:
+                 limit: int = DEFAULT_LIMIT, timeout: float = 2.0) -> None:
         super().__init__(limit)
         self.path = Path(path) if path is not None else cache_dir() / SQLITE_NAME
         self.timeout = timeout
