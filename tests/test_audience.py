@@ -193,3 +193,23 @@ def test_a_bad_public_url_falls_back_with_a_note(store, monkeypatch):
     at = run(None, view="wall")
     text = html_text(at)
     assert "?mode=audience" in text and "expected http(s)" in text
+
+
+def test_a_locked_database_loses_nothing_and_the_drawing_follows_later(store, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr(ui.wall, "RETRY_AFTER", 0.0)
+    at = run(phone_canvas(7))
+    at.pills(key="audience_label-0").set_value(1)
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    try:
+        at = run(phone_canvas(7), at)
+        assert metric(at) == "7" and "cannot be reached right now" in captions(at)
+        assert "You said: 1" in captions(at)  # the page keeps what the visitor did
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.latest(10)[0].label is None  # the label did not reach the wall yet
+    at = run(phone_canvas(7), at)
+    assert store.latest(10)[0].label == 1 and "cannot be reached" not in captions(at)

@@ -20,6 +20,7 @@ from .models import ModelEntry
 from .wall import with_store
 
 CANVAS = 340  # px: fits a 360-px-wide phone with the page's 10-px margins
+CONTROLS = 370  # px: the answer and buttons; beside the canvas from ~740 px wide, else below
 PEN = 26  # px; the same stroke-to-canvas ratio as the Draw tab's 20 px on 280
 SHARE_KEY = "wall_share"
 SHARE_NOTE = ("Only the 28×28 picture the network sees and its answers go to the projector; "
@@ -34,21 +35,22 @@ AUDIENCE_CSS = """<style>
   display: none !important; }
 html, body, [data-testid="stMain"] { overscroll-behavior: none; }
 .block-container, [data-testid="stMainBlockContainer"] {
-  padding: .5rem 10px 1rem 10px !important; max-width: 760px !important; }
+  padding: .5rem 10px 1rem 10px !important; max-width: 780px !important; }
 .st-key-audience_canvas, .st-key-audience_canvas * { touch-action: none;
   -webkit-user-select: none; user-select: none; -webkit-touch-callout: none; }
-.audience-undo { min-height: 48px; min-width: 48px; padding: 0 .9rem; font-size: 1.15rem;
+.audience-undo { min-height: 48px; min-width: 48px; padding: 0 .55rem; font-size: 1.1rem;
   border: 1px solid rgba(49, 51, 63, .2); border-radius: .5rem; background: #fff;
   color: inherit; cursor: pointer; font-family: inherit; }
 .audience-undo:active { background: #f0f2f6; }
 [class*="st-key-audience_label"] button { min-height: 44px; min-width: 44px;
   font-size: 1.1rem; }
 .audience-title { font-size: 1.25rem; font-weight: 700; margin: 0; line-height: 1.3; }
-.st-key-audience_answer .stButton button, .st-key-audience_said button {
-  min-height: 48px; min-width: 48px; font-size: 1.15rem; }
+.st-key-audience_answer { gap: .5rem !important; }
+.st-key-audience_answer .stButton button { min-height: 48px; min-width: 48px;
+  padding: 0 .55rem; font-size: 1.1rem; }
 .st-key-prediction [data-testid="stMetricValue"] { font-size: 4rem !important; line-height: 1; }
 .st-key-prediction [data-testid="stMetricLabel"] p { font-size: 1rem; }
-.st-key-prediction { min-width: 7.5rem; }
+.st-key-prediction { min-width: 5.8rem; }
 </style>"""
 
 
@@ -142,9 +144,11 @@ def _answer(probabilities: np.ndarray | None, version: int) -> int | None:
 
 
 def drawing_panel(entry: ModelEntry) -> None:
-    """Canvas -> answer -> "Wrong? it was …" -> the wall switch (rerun alone on each stroke)."""
+    """Canvas, then the answer, "Wrong? It was …" and the wall switch: below the canvas on a
+    phone, beside it on a tablet (rerun alone on each stroke)."""
     version = st.session_state.get("canvas_version", 0)
-    with st.container(key="audience_canvas"):
+    row = st.container(horizontal=True, gap="medium", key="audience_row")
+    with row.container(width=CANVAS, key="audience_canvas"):
         image = canvas.draw_canvas(f"audience-canvas-{version}", size=CANVAS, pen=PEN)
     result = None
     if image is not None:
@@ -154,21 +158,22 @@ def drawing_panel(entry: ModelEntry) -> None:
     if result is not None and result.ok:
         with friendly("running the network"):
             probabilities = class_probabilities(entry.model, result.vector[None])[0]
-    digit = _answer(probabilities, version)
-    if result is not None and not result.ok and result.bbox is not None:
-        st.caption(result.message)  # some ink, but only a speck
-    st.pills("Wrong? It was …", list(range(10)), key=f"audience_label-{version}",
-             on_change=_say_from_pills, args=(version,), width="stretch",
-             disabled=digit is None)
-    said = _said(version)
-    if said is not None and digit is not None:
-        st.caption(f"Thanks! You said: {said}" + (" – the network got it right." if said == digit
-                                                  else f" – the network read a {digit}."))
-    st.toggle("Show my drawing on the big screen", value=True, key=SHARE_KEY)
-    st.caption(SHARE_NOTE)
-    token = _token(version)
+    with row.container(width=CONTROLS, key="audience_controls"):
+        digit = _answer(probabilities, version)
+        if result is not None and not result.ok and result.bbox is not None:
+            st.caption(result.message)  # some ink, but only a speck
+        st.pills("Wrong? It was …", list(range(10)), key=f"audience_label-{version}",
+                 on_change=_say_from_pills, args=(version,), width="stretch",
+                 disabled=digit is None)
+        said = _said(version)
+        if said is not None and digit is not None:
+            st.caption(f"Thanks! You said: {said}" + (" – the network got it right."
+                                                      if said == digit
+                                                      else f" – the network read a {digit}."))
+        st.toggle("Show my drawing on the big screen", value=True, key=SHARE_KEY)
+        st.caption(SHARE_NOTE)
     picture = as_wall_image(result.vector) if probabilities is not None else None
-    _share(token, picture, digit if digit is not None else 0, said)
+    _share(_token(version), picture, 0 if digit is None else digit, said)
 
 
 def audience_page(entry: ModelEntry) -> None:

@@ -29,7 +29,7 @@ RETRY_AFTER = 10.0  # seconds before a store that failed is tried again (keeps s
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
 JOIN_CSS = """<style>
-.st-key-join_qr [data-testid="stImage"] img { width: min(100%, 40vh) !important;
+.st-key-join_qr [data-testid="stImage"] img { max-width: 40vh !important;
   height: auto; image-rendering: pixelated; }
 .join-title { font-size: max(24px, 1.9vw); font-weight: 700; margin: 0; }
 .join-url { font-size: max(22px, 1.5vw); font-weight: 700; margin: .2em 0 0 0;
@@ -169,7 +169,7 @@ def join_qr(url: str, note: str | None = None) -> None:
         st.html(JOIN_CSS)
         st.html('<p class="join-title">Draw along on your phone</p>')
         try:
-            st.image(qr.qr_png(url, scale=8), width=300)
+            st.image(qr.qr_png(url, scale=8), width="stretch")
         except ValueError as exc:
             st.warning(f"No QR code for this address ({exc}).", icon=":material/warning:")
         st.html(f'<p class="join-url">{html.escape(url)}</p>')
