@@ -223,6 +223,7 @@ CREATE TABLE IF NOT EXISTS entries (
     predicted INTEGER NOT NULL,
     label INTEGER
 );
+CREATE INDEX IF NOT EXISTS entries_tally ON entries (predicted, label);
 """
 
 
@@ -292,8 +293,12 @@ class SQLiteWall(WallStore):
             # REPLACE gives the row a new seq: an updated drawing becomes the newest.
             db.execute("INSERT OR REPLACE INTO entries (key, image, predicted, label) "
                        "VALUES (?, ?, ?, ?)", (key, image, predicted, label))
-            db.execute("DELETE FROM entries WHERE seq <= (SELECT seq FROM entries "
-                       "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (self.limit,))
+            # count(*) and the tally read the small (predicted, label) index, not the
+            # pictures; the oldest rows are the first of the table.
+            extra = db.execute("SELECT count(*) FROM entries").fetchone()[0] - self.limit
+            if extra > 0:
+                db.execute("DELETE FROM entries WHERE seq IN (SELECT seq FROM entries "
+                           "ORDER BY seq LIMIT ?)", (extra,))
 
     def _remove(self, key: str) -> None:
         with self._write() as db:
