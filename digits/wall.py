@@ -430,6 +430,8 @@ class RedisWall(WallStore):
         rows = self._call(pipe.execute)
         entries = []
         for k, (image, predicted, label) in zip(keys, rows, strict=True):
+            if image is None and predicted is None:
+                continue  # dropped (or cleared) between the two reads: not damage
             entry = read_entry(k, image, _redis_int(predicted), _redis_int(label))
             if entry is not None:
                 entries.append(entry)

@@ -1,7 +1,7 @@
 """Test-only page for the audience and projector pieces until app.py routes to them:
 
-    streamlit run tests/wall_app.py                   # the audience page (phones)
-    streamlit run tests/wall_app.py -- ?view=wall     # open with ?view=wall: QR + crowd wall
+    streamlit run tests/wall_app.py     # http://localhost:8501/ is the audience page (phones),
+                                        # http://localhost:8501/?view=wall the QR + crowd wall
 """
 
 from __future__ import annotations
