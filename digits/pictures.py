@@ -63,3 +63,26 @@ def heat_uri(values: Array, vmax: float | None = None, cmap: str = "magma") -> s
     v = np.asarray(values, dtype=np.float32)
     top = float(v.max()) if vmax is None else float(vmax)
     return data_uri(colorize(v, cmap, 0.0, top if top > 0 else 1.0))
+
+
+def digits_strip_html(images: Array, captions: list[str], size: int = 56,
+                      highlight: list[bool] | None = None) -> str:
+    """A row of small digit pictures (k, 784) or (k, 28, 28) (uint8, or floats in [0, 1])
+    with a caption under each, as HTML that wraps on a narrow screen; captions are escaped."""
+    import html
+
+    images = np.asarray(images)
+    cells = []
+    for k, caption in enumerate(captions):
+        img = images[k].reshape(28, 28)
+        uri = grey_uri(img, 255.0 if images.dtype == np.uint8 else 1.0)
+        mark = highlight is not None and highlight[k]
+        border = "#d62728" if mark else "#3a3f4b"
+        cells.append(
+            f'<figure style="margin:0;text-align:center;width:{size + 4}px">'
+            f'<img src="{uri}" width="{size}" height="{size}" alt="{html.escape(caption)}" '
+            f'style="image-rendering:pixelated;border:2px solid {border};border-radius:3px;'
+            f'background:#000;display:block"/>'
+            f'<figcaption style="font-size:.85rem;{"font-weight:700;" if mark else ""}">'
+            f"{html.escape(caption)}</figcaption></figure>")
+    return ('<div style="display:flex;flex-wrap:wrap;gap:6px">' + "".join(cells) + "</div>")
