@@ -278,9 +278,10 @@ def _fmt(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".") if abs(v) < 1e4 else f"{v:.0f}"
 
 
-def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 980, height: int = 540,
-                font: int = 13) -> str:
-    """The diagram as an SVG string (scales to its container: viewBox, width 100%).
+def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int = 540,
+                font: int = 14, min_width: int = 640) -> str:
+    """The diagram as an SVG string in a div (scales to its container: viewBox, width 100%;
+    below ``min_width`` pixels the div scrolls sideways instead of shrinking the text).
 
     The input on the left, one column per hidden layer (its most important units, "k of n
     shown"), the outputs on the right with the answer highlighted; edges coloured by sign
@@ -309,9 +310,10 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 980, height: int
             half = min(step * 0.36, 14 if col.kind == "dense" else 15)
         positions.append([(xs[c], top + step * (j + 0.5), half) for j in range(k)])
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="100%" role="img" font-family="sans-serif" font-size="{font}" '
-             f'style="max-width:{width * 2}px;height:auto">',
+    parts = [f'<div style="overflow-x:auto"><svg xmlns="http://www.w3.org/2000/svg" '
+             f'viewBox="0 0 {width} {height}" width="100%" role="img" '
+             f'font-family="sans-serif" font-size="{font}" '
+             f'style="display:block;min-width:{min_width}px;max-width:{width * 2}px;height:auto">',
              f"<title>The network for this drawing: it answers {diagram.answer}</title>"]
     # edges first, behind the nodes
     for g, E in enumerate(diagram.edges):
@@ -337,7 +339,7 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 980, height: int
         f'<tspan fill="{POSITIVE}">━</tspan> raises the next unit · '
         f'<tspan fill="{NEGATIVE}">━</tspan> lowers it · thicker = stronger · '
         f'ring: helps (orange) or works against (blue) the answer</text>')
-    parts.append("</svg>")
+    parts.append("</svg></div>")
     return "".join(parts)
 
 
@@ -469,7 +471,7 @@ def ink_saliency_rgb(values: Array, x: Array) -> Array:
     pos = np.array([255, 90, 20], np.float32)
     neg = np.array([40, 140, 255], np.float32)
     grey = np.array([70, 70, 70], np.float32)
-    mag = np.abs(s)[..., None]
+    mag = np.sqrt(np.abs(s))[..., None]  # square root: weaker pixels stay visible
     colour = np.where(s[..., None] >= 0, pos, neg) * mag + grey * (1 - mag)
     rgb = colour * np.clip(ink * 1.5, 0, 1)[..., None]
     return rgb.clip(0, 255).astype(np.uint8)

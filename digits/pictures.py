@@ -7,6 +7,7 @@ on every stroke; the browser enlarges them with ``image-rendering: pixelated``.
 from __future__ import annotations
 
 import base64
+import html
 import struct
 import zlib
 
@@ -69,8 +70,6 @@ def digits_strip_html(images: Array, captions: list[str], size: int = 56,
                       highlight: list[bool] | None = None) -> str:
     """A row of small digit pictures (k, 784) or (k, 28, 28) (uint8, or floats in [0, 1])
     with a caption under each, as HTML that wraps on a narrow screen; captions are escaped."""
-    import html
-
     images = np.asarray(images)
     cells = []
     for k, caption in enumerate(captions):

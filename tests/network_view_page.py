@@ -61,7 +61,7 @@ else:
     entry = shipped_models()[0][kind]
 
 version = st.session_state.get(canvas.VERSION, 0)
-left, right = st.columns([1, 3])
+left, right = st.columns(2)
 with left:
     image = canvas.draw_canvas(f"canvas-{version}")
     canvas.canvas_controls()
@@ -75,7 +75,7 @@ answer = int(probabilities.argmax())
 with left:
     st.metric("Prediction", str(answer))
     nv.stroke_timeline(entry, final=answer)
-    nv.saliency(entry, x, answer, st.query_params.get("saliency", "gradient_x_input"))
 with right:
-    nv.network_diagram(entry, x, outputs, probabilities)
-    nv.lookalikes(entry, x, outputs)
+    nv.saliency(entry, x, answer, st.query_params.get("saliency", "gradient_x_input"))
+nv.network_diagram(entry, x, outputs, probabilities)
+nv.lookalikes(entry, x, outputs)

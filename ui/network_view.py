@@ -63,7 +63,7 @@ def warm_bank(entry: ModelEntry) -> None:
 
 def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
                     probabilities: np.ndarray | None = None, *, picker: bool = True,
-                    width: int = 980, height: int = 540) -> network.Diagram:
+                    width: int = 900, height: int = 540) -> network.Diagram:
     """The network for this drawing (container ``network_diagram``): the input, each hidden
     layer's most important units, the outputs with the answer, and the strongest
     connections; beside it, a unit picker showing what the chosen unit looks for.
@@ -85,11 +85,13 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
         if picker and len(diagram.columns) > 2:
             left, right = st.columns([3, 1], gap="medium")
             with left:
-                st.html(network.diagram_svg(diagram, model, width, height))
+                st.markdown(network.diagram_svg(diagram, model, width, height),
+                            unsafe_allow_html=True)
             with right:
                 unit_picker(entry, x, outputs, diagram)
         else:
-            st.html(network.diagram_svg(diagram, model, width, height))
+            st.markdown(network.diagram_svg(diagram, model, width, height),
+                        unsafe_allow_html=True)
     return diagram
 
 
