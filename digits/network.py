@@ -83,17 +83,41 @@ def _sub_model(model: nn.Model, layers: list[nn.Module], input_shape: tuple[int,
     return sub
 
 
+def _projection(g: Array, dtype: np.dtype) -> list[nn.Module]:
+    """Layers that map an output of g's shape to the single number sum(g * output): with a
+    fixed g (a gradient), back-propagating through them seeds g (a vector-Jacobian product
+    through the ordinary ``input_gradient``)."""
+    rng = np.random.default_rng(0)
+    dense = nn.Dense(1, "linear")
+    dense.build((g.size,), rng, dtype)
+    dense.params["W"] = np.ascontiguousarray(g.reshape(-1, 1), dtype=dtype)
+    if g.ndim == 1:
+        return [dense]
+    flatten = nn.Flatten()
+    flatten.build(g.shape, rng, dtype)
+    return [flatten, dense]
+
+
 def answer_gradients(model: nn.Model, outputs: list[Array], answer: int,
                      indices: list[int]) -> dict[int, Array]:
-    """For each layer index in ``indices``: the gradient of the answer's score (the output
-    layer's pre-activation, the logit) w.r.t. that layer's output, for the first example of
-    ``outputs`` (``model.activations`` of a batch). Returns {index: array of the output's
-    per-example shape}."""
-    grads = {}
-    for i in indices:
-        a = outputs[i][:1]
-        tail = _sub_model(model, model.layers[i + 1:], a.shape[1:])
-        grads[i] = tail.input_gradient(np.ascontiguousarray(a), int(answer))[0]
+    """For each layer index in ``indices`` (increasing): the gradient of the answer's score
+    (the output layer's pre-activation, the logit) w.r.t. that layer's output, for the first
+    example of ``outputs`` (``model.activations`` of a batch). Returns {index: array of the
+    output's per-example shape}.
+
+    One backward pass per layer, each only through the layers up to the next index (whose
+    gradient is then projected in), so no layer is back-propagated twice."""
+    grads: dict[int, Array] = {}
+    later: int | None = None
+    for i in sorted(indices, reverse=True):
+        a = np.ascontiguousarray(outputs[i][:1])
+        if later is None:
+            tail = _sub_model(model, model.layers[i + 1:], a.shape[1:])
+            grads[i] = tail.input_gradient(a, int(answer))[0]
+        else:
+            segment = model.layers[i + 1: later + 1] + _projection(grads[later], model.dtype)
+            grads[i] = _sub_model(model, segment, a.shape[1:]).input_gradient(a, 0)[0]
+        later = i
     return grads
 
 
@@ -265,12 +289,14 @@ def first_layer_templates(model: nn.Model, index: int) -> Array | None:
 
 
 def _template_uri(model: nn.Model, index: int, unit: int) -> str | None:
+    """The first dense layer's unit as a picture, all units encoded on first use (about
+    15 ms for 512 units, once per model), so later strokes encode none."""
     templates = first_layer_templates(model, index)
     if templates is None:
         return None
-    cache = _TEMPLATE_URIS.setdefault(model, {})
-    if unit not in cache:
-        cache[unit] = signed_uri(templates[unit])
+    cache = _TEMPLATE_URIS.get(model)
+    if cache is None or len(cache) != len(templates):
+        cache = _TEMPLATE_URIS[model] = {u: signed_uri(t) for u, t in enumerate(templates)}
     return cache[unit]
 
 
@@ -333,7 +359,8 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
                          f'stroke-width="{0.5 + 5.5 * r:.2f}" stroke-opacity="{0.25 + 0.6 * r:.2f}"'
                          f' stroke-linecap="round"/>')
     for c, col in enumerate(cols):
-        parts.extend(_column_svg(col, positions[c], diagram, model, top, font))
+        parts.extend(_column_svg(col, positions[c], diagram, model, top, font,
+                                 f"nd{id(diagram) % 10**6}-{c}"))
     parts.append(
         f'<text x="{width / 2:.0f}" y="{height - 12}" text-anchor="middle" fill="{MUTED}">'
         f'<tspan fill="{POSITIVE}">━</tspan> raises the next unit · '
@@ -344,7 +371,7 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
 
 
 def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Diagram,
-                model: nn.Model, top: float, font: int) -> list[str]:
+                model: nn.Model, top: float, font: int, uid: str) -> list[str]:
     out = []
     x0 = pos[0][0]
     if col.kind == "input":
@@ -383,7 +410,10 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
         return out
     peak = float(np.abs(col.contribution).max()) or 1.0
     act_peak = float(col.activation.max()) if col.activation.size else 0.0
-    map_peak = float(col.maps.max()) if col.maps is not None and col.maps.size else 0.0
+    if col.kind == "conv":  # all the column's maps in one picture, each node shows its part
+        k, mh, mw = col.maps.shape
+        out.append(f'<defs><image id="{uid}" href="{heat_uri(col.maps.reshape(k * mh, mw))}" '
+                   f'width="{mw}" height="{k * mh}" style="image-rendering:pixelated"/></defs>')
     for j, (x, y, half) in enumerate(pos):
         unit = int(col.units[j])
         c = float(col.contribution[j])
@@ -393,8 +423,9 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
                f"contribution to {diagram.answer}: {c:+.2f}")
         out.append(f"<g><title>{html.escape(tip)}</title>")
         if col.kind == "conv":
-            out.append(_image(heat_uri(col.maps[j], map_peak or None), x - half, y - half,
-                              2 * half))
+            out.append(f'<svg x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" '
+                       f'height="{2 * half:.1f}" viewBox="0 {j * mh} {mw} {mh}" '
+                       f'preserveAspectRatio="none"><use href="#{uid}"/></svg>')
             out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" '
                        f'height="{2 * half:.1f}" fill="none" stroke="{ring}" '
                        f'stroke-width="{ring_w:.1f}"/>')
