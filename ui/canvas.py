@@ -2,9 +2,10 @@
 controls that keep drawing always drawing (Clear, Undo, Redo).
 
 The canvas's own toolbar (which also has an "edit / move objects" toggle and bring forward /
-send backward) is clipped away with CSS: it pops up *above* the canvas, outside the box that
-``CANVAS_CSS`` clips. Undo and redo re-render the canvas from its own strokes minus the last
-one (``initial_drawing``), so the canvas stays in freehand mode throughout.
+send backward) is removed: ``CANVAS_JS`` hides it inside the component, and ``CANVAS_CSS``
+clips the box above the canvas where it pops up, should the script not run. Undo and redo
+re-render the canvas from its own strokes minus the last one (``initial_drawing``), so the
+canvas stays in freehand mode throughout.
 """
 
 from __future__ import annotations
@@ -29,6 +30,29 @@ CANVAS_CSS = """<style>
 .st-key-canvas_clip { overflow: hidden; }
 </style>"""
 
+# The clip above hides the toolbar once it pops up, but at rest it sits invisible over the
+# canvas's top-right strip, where a first tap on a touch screen would hit its buttons. The
+# component draws in an open shadow root, out of reach of the page's CSS: this script adds a
+# rule there that removes the toolbar, for every canvas mounted (again) under the clip.
+CANVAS_JS = """<script>
+(() => {
+  const patch = () => document.querySelectorAll(".st-key-canvas_clip *").forEach((el) => {
+    const root = el.shadowRoot;
+    if (root && !root.querySelector("style[data-no-toolbar]")) {
+      const style = document.createElement("style");
+      style.dataset.noToolbar = "1";
+      style.textContent = ".dc-toolbar { display: none !important; }";
+      root.appendChild(style);
+    }
+  });
+  patch();
+  if (!window.__digitsNoToolbar) {
+    window.__digitsNoToolbar = new MutationObserver(patch);
+    window.__digitsNoToolbar.observe(document.body, { childList: true, subtree: true });
+  }
+})();
+</script>"""
+
 
 def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH) -> np.ndarray | None:
     """Show the canvas (white ink on black, like MNIST) and return what is drawn.
@@ -44,6 +68,7 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH) -> np.n
     drawing = st.session_state.get(DRAWING)
     initial = drawing[1] if drawing and drawing[0] == key else None
     st.html(CANVAS_CSS)
+    st.html(CANVAS_JS, unsafe_allow_javascript=True)
     with st.container(key="canvas_clip"):
         result = st_canvas(
             fill_color="rgba(0, 0, 0, 0)",
