@@ -9,9 +9,11 @@ the cosine similarity of the drawing's features with every stored digit's.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import numpy as np
 
 import nn
 
+from .data import load_mnist
 from .network import weight_layers
 
 Array = np.ndarray
@@ -27,6 +30,14 @@ Array = np.ndarray
 BANK_SIZE = 20_000  # training digits searched: 0.8 ms per look-up for 256 features
 TOP_PER_UNIT = 8
 CACHED_MODELS = 6  # banks kept in memory (about 20 MB each for the shipped MLP)
+
+
+@functools.lru_cache(maxsize=1)
+def training_digits() -> tuple[Array, Array]:
+    """The first ``BANK_SIZE`` MNIST training digits (uint8 (n, 28, 28), labels (n,)), read
+    once per process (a failure is not remembered). Raises a ``DataError`` without MNIST."""
+    mnist = load_mnist()
+    return mnist.x_train[:BANK_SIZE], mnist.y_train[:BANK_SIZE]
 
 
 def model_fingerprint(model: nn.Model) -> str:
@@ -156,7 +167,7 @@ def nearest(bank: Bank, feature: Array, k: int = 8) -> tuple[Array, Array]:
 
 _banks: OrderedDict[str, Bank] = OrderedDict()
 _lock = threading.Lock()
-_building: dict[str, threading.Lock] = {}
+_building: dict[str, threading.Lock] = {}  # fingerprints being built, each with its gate
 _fingerprints: dict[int, tuple[object, str]] = {}
 
 
@@ -203,6 +214,43 @@ def bank_for(model: nn.Model, load_digits: Callable[[], tuple[Array, Array]],
     return bank
 
 
+_failures: dict[str, tuple[Exception, float]] = {}
+RETRY_AFTER = 60.0  # seconds before a failed build (e.g. no MNIST) is tried again
+
+
+def request_bank(model: nn.Model, load_digits: Callable[[], tuple[Array, Array]],
+                 size: int = BANK_SIZE) -> Bank | None:
+    """The model's bank if it is ready; otherwise start building it in a background thread
+    (once per model) and return None, so a stroke never waits for it.
+
+    Raises the error the last background build ended with (e.g. no MNIST: a ``DataError``)
+    for ``RETRY_AFTER`` seconds; after that a request builds again."""
+    fp = _fingerprint_cached(model)
+    with _lock:
+        if fp in _banks:
+            return _banks[fp]
+        failure, when = _failures.get(fp, (None, 0.0))
+        if failure is not None and time.monotonic() - when > RETRY_AFTER:
+            del _failures[fp]  # long enough ago: try again
+            failure = None
+        busy = fp in _building
+        if failure is None and not busy:
+            _building[fp] = threading.Lock()
+    if failure is not None:
+        raise failure
+    if not busy:
+        def build() -> None:
+            try:
+                bank_for(model, load_digits, size)
+            except Exception as exc:  # reported to the next request, in its thread
+                with _lock:
+                    _failures[fp] = (exc, time.monotonic())
+                    _building.pop(fp, None)
+
+        threading.Thread(target=build, name=f"bank-{fp[:8]}", daemon=True).start()
+    return None
+
+
 def cached_bank(model: nn.Model) -> Bank | None:
     """The model's bank if it was built already, else None (never builds)."""
     with _lock:
@@ -210,7 +258,8 @@ def cached_bank(model: nn.Model) -> Bank | None:
 
 
 def clear_banks() -> None:
-    """Forget every cached bank (tests; or to free memory)."""
+    """Forget every cached bank and failed build (tests; or to free memory)."""
     with _lock:
         _banks.clear()
         _fingerprints.clear()
+        _failures.clear()

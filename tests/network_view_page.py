@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
 import nn  # noqa: E402
+from digits import lookalikes as la  # noqa: E402
 from digits.data import DataError  # noqa: E402
 from digits.drawn import render_digit  # noqa: E402
 from digits.inference import as_probabilities  # noqa: E402
@@ -36,7 +37,7 @@ def fresh_model() -> nn.Model:
     model = nn.Model([nn.Dense(48, "relu"), nn.Dense(24, "relu"), nn.Dense(10, "softmax")],
                      input_shape=(784,), seed=3)
     try:
-        images, labels = nv.training_digits()
+        images, labels = la.training_digits()
         X = images[:2000].reshape(-1, 784).astype(np.float32) / 255
         nn.fit(model, X, labels[:2000].astype(np.int64), 64, 2, 0.003, optimizer="adam",
                loss="cross_entropy", seed=0, verbose=False)
@@ -77,5 +78,6 @@ with left:
     nv.stroke_timeline(entry, final=answer)
 with right:
     nv.saliency(entry, x, answer, st.query_params.get("saliency", "gradient_x_input"))
-nv.network_diagram(entry, x, outputs, probabilities)
-nv.lookalikes(entry, x, outputs)
+wait = st.query_params.get("wait", "1") == "1"  # tests wait; ?wait=0 builds in the background
+nv.network_diagram(entry, x, outputs, probabilities, wait=wait)
+nv.lookalikes(entry, x, outputs, wait=wait)

@@ -11,6 +11,7 @@ import pytest
 import nn
 from digits import lookalikes as la
 from digits import network, neurons, strokes
+from digits.data import DataUnavailableError
 from digits.pictures import png_bytes
 
 
@@ -346,3 +347,48 @@ def test_timeline_with_the_shipped_mlp_reads_a_one_then_a_seven():
     assert [s.digit for s in steps] == [1, 7]
     assert strokes.timeline_text(steps) == "1 → 7"
     assert strokes.stroke_timeline(model, []) == []
+
+
+def test_request_bank_builds_in_the_background_and_reports_a_failure_once():
+    import threading
+
+    la.clear_banks()
+    rng = np.random.default_rng(9)
+    model = dense_model([(rng.normal(size=(784, 8)), np.zeros(8)),
+                         (rng.normal(size=(8, 10)), np.zeros(10))], ["relu", "softmax"],
+                        dtype="float32")
+    go = threading.Event()
+
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        go.wait(10)
+        return rng.integers(0, 256, (40, 28, 28)).astype(np.uint8), np.arange(40) % 10
+
+    assert la.request_bank(model, load) is None  # started, not waited for
+    assert la.request_bank(model, load) is None  # still building: no second build
+    go.set()
+    for _ in range(200):
+        bank = la.cached_bank(model)
+        if bank is not None:
+            break
+        threading.Event().wait(0.05)
+    assert bank is not None and la.request_bank(model, load) is bank
+
+    other = model.copy()
+    other.layers[0].params["W"][0, 0] += 1.0
+
+    def missing() -> tuple[np.ndarray, np.ndarray]:
+        raise DataUnavailableError("no MNIST here")
+
+    assert la.request_bank(other, missing) is None
+    for _ in range(200):
+        try:
+            la.request_bank(other, missing)
+        except DataUnavailableError as exc:
+            assert "no MNIST" in str(exc)
+            break
+        threading.Event().wait(0.05)
+    else:
+        raise AssertionError("the failure was never reported")
+    with pytest.raises(DataUnavailableError):  # reported again, not retried at once
+        la.request_bank(other, missing)
+    la.clear_banks()

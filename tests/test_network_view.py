@@ -64,16 +64,16 @@ def test_choosing_a_deeper_unit_shows_its_gradient_picture():
 
 def test_views_say_why_lookalikes_are_missing_without_mnist():
     la.clear_banks()
-    nv.training_digits.clear()
+    la.training_digits.cache_clear()
     try:
-        with mock.patch("ui.network_view.load_mnist",
+        with mock.patch("digits.lookalikes.load_mnist",
                         side_effect=DataUnavailableError("no MNIST on this test server")):
             at = run_page("mlp")
         assert not at.exception and not at.error
         assert captions_with(at, "needs the MNIST training digits")
         assert markdown_with(at, "<svg")  # the diagram needs no training data
     finally:
-        nv.training_digits.clear()
+        la.training_digits.cache_clear()
         la.clear_banks()
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from digits import lookalikes as la
 from digits import network, neurons, strokes
-from digits.data import DataError, load_mnist
+from digits.data import DataError
 from digits.inference import as_probabilities
 from digits.pictures import digits_strip_html, signed_uri
 
@@ -29,23 +29,22 @@ TIMELINE_CACHE_MAX = 400
 # ------------------------------------------------------------------------ training digits
 
 
-@st.cache_resource(show_spinner=False)
-def training_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The first ``la.BANK_SIZE`` MNIST training digits (uint8 (n, 28, 28), labels), loaded
-    once per server. Raises a ``DataError`` when MNIST is not available (nothing is cached)."""
-    mnist = load_mnist()
-    return mnist.x_train[: la.BANK_SIZE], mnist.y_train[: la.BANK_SIZE]
+PREPARING = ("Reading 20 000 training digits with this network first (once per model, a few "
+             "seconds); they appear with your next stroke.")
 
 
-def bank(entry: ModelEntry) -> la.Bank | str:
+def bank(entry: ModelEntry, wait: bool = False) -> la.Bank | str:
     """The model's look-alike bank (built once per model, shared by every session), or a
-    sentence saying why there is none."""
+    sentence saying why there is none yet: being built in the background (``wait=False``:
+    a stroke never waits for it) or no MNIST on this server."""
     try:
         ready = la.cached_bank(entry.model)
         if ready is not None:
             return ready
+        if not wait:
+            return la.request_bank(entry.model, la.training_digits) or PREPARING
         with st.spinner("Reading 20 000 training digits with this network (once per model)…"):
-            return la.bank_for(entry.model, training_digits)
+            return la.bank_for(entry.model, la.training_digits)
     except DataError as exc:
         log.warning("no MNIST for the look-alikes: %s", exc)
         return ("This view needs the MNIST training digits, which this server cannot load "
@@ -53,9 +52,9 @@ def bank(entry: ModelEntry) -> la.Bank | str:
 
 
 def warm_bank(entry: ModelEntry) -> None:
-    """Build the model's bank now (e.g. right after training or loading it), so the first
-    stroke does not wait for it; a missing MNIST is logged, not raised."""
-    bank(entry)
+    """Start building the model's bank in the background now (e.g. right after training or
+    loading it), so the look-alikes are ready by the first stroke."""
+    bank(entry, wait=False)
 
 
 # ---------------------------------------------------------------------------- the diagram
@@ -63,7 +62,8 @@ def warm_bank(entry: ModelEntry) -> None:
 
 def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
                     probabilities: np.ndarray | None = None, *, picker: bool = True,
-                    width: int = 900, height: int = 540) -> network.Diagram:
+                    width: int = 900, height: int = 540, font: int = 14,
+                    wait: bool = False) -> network.Diagram:
     """The network for this drawing (container ``network_diagram``): the input, each hidden
     layer's most important units, the outputs with the answer, and the strongest
     connections; beside it, a unit picker showing what the chosen unit looks for.
@@ -71,6 +71,10 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
     Args:
         x: (784,) the network's input; outputs: ``entry.model.activations(x[None])``.
         probabilities: (10,) the answer's probabilities (computed from outputs if None).
+        picker: show the unit picker beside the diagram (off for presentation mode).
+        width, height, font: the SVG's coordinate size and text size (it scales to fit).
+        wait: wait for the model's training-digit bank instead of building it in the
+            background (the picker's top digits then appear on a later stroke).
     """
     model = entry.model
     if probabilities is None:
@@ -85,12 +89,12 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
         if picker and len(diagram.columns) > 2:
             left, right = st.columns([3, 1], gap="medium")
             with left:
-                st.markdown(network.diagram_svg(diagram, model, width, height),
+                st.markdown(network.diagram_svg(diagram, model, width, height, font),
                             unsafe_allow_html=True)
             with right:
-                unit_picker(entry, x, outputs, diagram)
+                unit_picker(entry, x, outputs, diagram, wait)
         else:
-            st.markdown(network.diagram_svg(diagram, model, width, height),
+            st.markdown(network.diagram_svg(diagram, model, width, height, font),
                         unsafe_allow_html=True)
     return diagram
 
@@ -106,7 +110,7 @@ def _unit_label(diagram: network.Diagram, option: tuple[int, int]) -> str:
 
 
 def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
-                diagram: network.Diagram) -> None:
+                diagram: network.Diagram, wait: bool = False) -> None:
     """Choose one of the diagram's units; show its input-space picture, its activation and
     the training digits that excite it most."""
     options = [(c.index, int(u)) for c in diagram.columns if c.kind in ("dense", "conv")
@@ -121,7 +125,7 @@ def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
     view = neurons.describe_unit(entry.model, x, outputs, choice[0], choice[1], ready)
     show_unit(view)
     if ready is None:
-        found = bank(entry)
+        found = bank(entry, wait)
         if isinstance(found, str):
             st.caption(found)
         else:
@@ -161,12 +165,12 @@ def _ordinal(n: int) -> str:
 
 
 def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: int = 8,
-               size: int = 56) -> tuple[np.ndarray, np.ndarray] | None:
+               size: int = 56, wait: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
     """The k training digits nearest to the drawing in the last hidden layer's space, with
-    their labels (container ``lookalikes``). Returns (rows, similarities) or None when the
-    training digits are not available (the view then says so)."""
+    their labels (container ``lookalikes``). Returns (rows, similarities), or None while the
+    model's bank is being built (``wait=False``) or without MNIST (the view says which)."""
     with st.container(key="lookalikes"):
-        found = bank(entry)
+        found = bank(entry, wait)
         if isinstance(found, str):
             st.caption("**It looks like these** · " + found)
             return None
