@@ -26,6 +26,13 @@ def dense_model(weights: list[tuple[np.ndarray, np.ndarray]], acts: list[str],
     return model
 
 
+def random_mlp(rng: np.random.Generator, hidden: int) -> nn.Model:
+    """784 -> hidden relu -> 10 softmax, float32, random weights."""
+    return dense_model([(rng.normal(size=(784, hidden)), np.zeros(hidden)),
+                        (rng.normal(size=(hidden, 10)), np.zeros(10))], ["relu", "softmax"],
+                       dtype="float32")
+
+
 # ------------------------------------------------------------------ contribution ranking
 
 
@@ -207,9 +214,7 @@ def test_gradient_x_input_is_zero_off_the_ink_and_occlusion_sees_the_ink():
 
 def test_nearest_matches_brute_force_cosine():
     rng = np.random.default_rng(5)
-    model = dense_model([(rng.normal(size=(784, 16)), np.zeros(16)),
-                         (rng.normal(size=(16, 10)), np.zeros(10))], ["relu", "softmax"],
-                        dtype="float32")
+    model = random_mlp(rng, 16)
     images = (rng.random((300, 784)) < 0.2).astype(np.float32)
     labels = rng.integers(0, 10, 300)
     bank = la.build_bank(model, images, labels, batch=64)
@@ -241,9 +246,7 @@ def test_bank_top_digits_per_unit_match_brute_force():
 def test_bank_cache_is_per_weights_not_per_object():
     la.clear_banks()
     rng = np.random.default_rng(8)
-    model = dense_model([(rng.normal(size=(784, 8)), np.zeros(8)),
-                         (rng.normal(size=(8, 10)), np.zeros(10))], ["relu", "softmax"],
-                        dtype="float32")
+    model = random_mlp(rng, 8)
     calls = []
 
     def load() -> tuple[np.ndarray, np.ndarray]:
@@ -354,9 +357,7 @@ def test_request_bank_builds_in_the_background_and_reports_a_failure_once():
 
     la.clear_banks()
     rng = np.random.default_rng(9)
-    model = dense_model([(rng.normal(size=(784, 8)), np.zeros(8)),
-                         (rng.normal(size=(8, 10)), np.zeros(10))], ["relu", "softmax"],
-                        dtype="float32")
+    model = random_mlp(rng, 8)
     go = threading.Event()
 
     def load() -> tuple[np.ndarray, np.ndarray]:
