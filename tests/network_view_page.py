@@ -64,7 +64,7 @@ else:
 version = st.session_state.get(canvas.VERSION, 0)
 left, right = st.columns(2)
 with left:
-    image = canvas.draw_canvas(f"canvas-{version}")
+    image = canvas.draw_canvas(f"canvas-{version}", toolbar=False)
     canvas.canvas_controls()
 result = preprocess(image) if image is not None else None
 if result is None or not result.ok:

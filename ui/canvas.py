@@ -10,6 +10,7 @@ canvas stays in freehand mode throughout.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -54,11 +55,13 @@ CANVAS_JS = """<script>
 </script>"""
 
 
-def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH) -> np.ndarray | None:
+def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH, *,
+                toolbar: bool = True) -> np.ndarray | None:
     """Show the canvas (white ink on black, like MNIST) and return what is drawn.
 
     The strokes (fabric.js objects) are kept in ``st.session_state[OBJECTS]`` for
-    ``strokes()``, Undo and Redo.
+    ``strokes()``, Undo and Redo. ``toolbar=False`` removes the component's own toolbar
+    (its edit mode can stop drawing): use it with ``canvas_controls()`` beside the canvas.
 
     Returns:
         (size, size, 4) uint8 RGBA image, or None before the first stroke.
@@ -67,9 +70,10 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH) -> np.n
 
     drawing = st.session_state.get(DRAWING)
     initial = drawing[1] if drawing and drawing[0] == key else None
-    st.html(CANVAS_CSS)
-    st.html(CANVAS_JS, unsafe_allow_javascript=True)
-    with st.container(key="canvas_clip"):
+    if not toolbar:
+        st.html(CANVAS_CSS)
+        st.html(CANVAS_JS, unsafe_allow_javascript=True)
+    with st.container(key="canvas_clip") if not toolbar else contextlib.nullcontext():
         result = st_canvas(
             fill_color="rgba(0, 0, 0, 0)",
             stroke_width=pen,
