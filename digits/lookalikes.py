@@ -14,6 +14,7 @@ import hashlib
 import json
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,21 +169,22 @@ def nearest(bank: Bank, feature: Array, k: int = 8) -> tuple[Array, Array]:
 _banks: OrderedDict[str, Bank] = OrderedDict()
 _lock = threading.Lock()
 _building: dict[str, threading.Lock] = {}  # fingerprints being built, each with its gate
-_fingerprints: dict[int, tuple[object, str]] = {}
+_fingerprints: weakref.WeakKeyDictionary[nn.Model, str] = weakref.WeakKeyDictionary()
 
 
 def _fingerprint_cached(model: nn.Model) -> str:
     """``model_fingerprint``, remembered per model object while its weights are read-only
     (the app freezes shared models; a writable model is hashed every time)."""
     frozen = all(not p.flags.writeable for _, p, _ in model.parameters())
-    hit = _fingerprints.get(id(model))
-    if frozen and hit is not None and hit[0] is model:
-        return hit[1]
+    if frozen:
+        with _lock:
+            hit = _fingerprints.get(model)
+        if hit is not None:
+            return hit
     fp = model_fingerprint(model)
     if frozen:
-        _fingerprints[id(model)] = (model, fp)
-        while len(_fingerprints) > 4 * CACHED_MODELS:
-            _fingerprints.pop(next(iter(_fingerprints)))
+        with _lock:
+            _fingerprints[model] = fp
     return fp
 
 
