@@ -255,8 +255,9 @@ def request_bank(model: nn.Model, load_digits: Callable[[], tuple[Array, Array]]
 
 def cached_bank(model: nn.Model) -> Bank | None:
     """The model's bank if it was built already, else None (never builds)."""
+    fp = _fingerprint_cached(model)  # takes the lock itself
     with _lock:
-        return _banks.get(_fingerprint_cached(model))
+        return _banks.get(fp)
 
 
 def clear_banks() -> None:

@@ -314,7 +314,7 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
     (orange raises, blue lowers) and as wide as they are strong."""
     cols = diagram.columns
     n = len(cols)
-    top, bottom = 64, 34
+    top, bottom = 64, 46
     usable = height - top - bottom
     image_half = 62
     first, last = 2 * image_half + 110, width - 120
@@ -362,7 +362,7 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
         parts.extend(_column_svg(col, positions[c], diagram, model, top, font,
                                  f"nd{id(diagram) % 10**6}-{c}"))
     parts.append(
-        f'<text x="{width / 2:.0f}" y="{height - 12}" text-anchor="middle" fill="{MUTED}">'
+        f'<text x="{width / 2:.0f}" y="{height - 18}" text-anchor="middle" fill="{MUTED}">'
         f'<tspan fill="{POSITIVE}">━</tspan> raises the next unit · '
         f'<tspan fill="{NEGATIVE}">━</tspan> lowers it · thicker = stronger · '
         f'ring: helps (orange) or works against (blue) the answer</text>')

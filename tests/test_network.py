@@ -259,6 +259,10 @@ def test_bank_cache_is_per_weights_not_per_object():
     twin.layers[0].params["W"][0, 0] += 1.0
     assert la.bank_for(twin, load) is not first and len(calls) == 2
     assert first.features.shape == (50, 8)
+    for _, param, _ in model.parameters():  # frozen, as the app's models: its digest is kept
+        param.setflags(write=False)
+    assert la.cached_bank(model) is first and la.bank_for(model, load) is first
+    assert la.request_bank(model, load) is first and len(calls) == 2
     la.clear_banks()
 
 
