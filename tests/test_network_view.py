@@ -98,3 +98,19 @@ def test_undo_and_redo_take_strokes_off_and_put_them_back():
     at = run_page("mlp", at)
     assert at.session_state["canvas_version"] == 1
     assert "canvas_drawing" not in at.session_state and step == 2
+
+
+def test_the_unit_picker_survives_a_new_drawing_with_other_units():
+    at = run_page("mlp")
+    picker = at.selectbox(key=nv.UNIT_KEY)
+    picker.select_index(len(picker.options) - 1)
+    at = run_page("mlp", at)
+    chosen = at.selectbox(key=nv.UNIT_KEY).value
+    at.query_params["digit"] = "3"  # another drawing: other units are the important ones
+    at = run_page("mlp", at)
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric] == ["3"]
+    picker = at.selectbox(key=nv.UNIT_KEY)
+    layer, unit = picker.value  # one of the new drawing's units (kept, if still shown)
+    assert any(o.startswith(f"Layer {layer + 1}, unit {unit} (") for o in picker.options)
+    assert chosen is not None
