@@ -74,7 +74,7 @@ def layer_title(model: nn.Model, index: int) -> str:
     return f"Layer {index + 1} · {' '.join(parts)}"
 
 
-def _sub_model(model: nn.Model, layers: list[nn.Module], input_shape: tuple[int, ...]
+def sub_model(model: nn.Model, layers: list[nn.Module], input_shape: tuple[int, ...]
                ) -> nn.Model:
     """A model over some of ``model``'s (built, shared) layers. Its input shape is set, not
     built: building would give the shared layers fresh weights."""
@@ -112,11 +112,11 @@ def answer_gradients(model: nn.Model, outputs: list[Array], answer: int,
     for i in sorted(indices, reverse=True):
         a = np.ascontiguousarray(outputs[i][:1])
         if later is None:
-            tail = _sub_model(model, model.layers[i + 1:], a.shape[1:])
+            tail = sub_model(model, model.layers[i + 1:], a.shape[1:])
             grads[i] = tail.input_gradient(a, int(answer))[0]
         else:
             segment = model.layers[i + 1: later + 1] + _projection(grads[later], model.dtype)
-            grads[i] = _sub_model(model, segment, a.shape[1:]).input_gradient(a, 0)[0]
+            grads[i] = sub_model(model, segment, a.shape[1:]).input_gradient(a, 0)[0]
         later = i
     return grads
 

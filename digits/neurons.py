@@ -10,7 +10,7 @@ import numpy as np
 import nn
 
 from .lookalikes import Bank
-from .network import _sub_model, first_layer_templates, is_conv, weight_layers
+from .network import first_layer_templates, is_conv, sub_model, weight_layers
 
 Array = np.ndarray
 
@@ -57,7 +57,7 @@ def hidden_units(model: nn.Model) -> list[tuple[int, int]]:
 def unit_gradient(model: nn.Model, x: Array, layer: int, unit: int) -> Array:
     """The gradient (28, 28) of one unit w.r.t. the input at ``x`` (784,): of a dense unit's
     pre-activation, or of the sum of a feature map."""
-    head = _sub_model(model, model.layers[: layer + 1], model.input_shape)
+    head = sub_model(model, model.layers[: layer + 1], model.input_shape)
     X = np.asarray(x, dtype=np.float32).reshape(1, *model.input_shape)
     return head.input_gradient(X, int(unit), of="logit")[0].reshape(28, 28)
 
