@@ -1,0 +1,508 @@
+"""The network diagram: which units matter for this drawing, how they connect, as an SVG.
+
+For one drawing and its answer (the predicted class), every hidden unit gets a
+*contribution*: its activation times the weight through which it reaches the answer's score
+(for the last hidden layer exactly ``a_i * W[i, answer]``; for earlier layers the weight is the
+gradient of the answer's score with respect to the unit, i.e. its outgoing weights through the
+rest of the network at this input). A convolutional layer's units are its feature maps, and a
+map's contribution is the sum over its pixels. Each hidden layer shows its units with the
+largest contributions (positive or negative), and an edge between two shown units carries what
+the first sends into the second's input: ``a_i * W[i, j]`` (for maps, summed over the
+kernel and the image).
+
+Pure NumPy over ``nn``'s public API (``model.layers``, ``layer.params``,
+``model.activations``, ``model.input_gradient``); layers are told apart by their weights'
+shapes, not by class names. No Streamlit.
+"""
+
+from __future__ import annotations
+
+import html
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import nn
+
+from .pictures import grey_uri, heat_uri, signed_uri
+
+Array = np.ndarray
+
+PER_LAYER = 12  # dense units shown per hidden layer
+PER_MAP_LAYER = 8  # feature maps shown per convolutional layer
+EDGES_PER_GAP = 36  # strongest edges drawn between two neighbouring columns
+
+POSITIVE = "#e8590c"  # raises the next unit (orange)
+NEGATIVE = "#1c7ed6"  # lowers it (blue)
+ANSWER = "#d62728"
+INK = "#31333f"
+MUTED = "#8a94a6"
+
+
+# ---------------------------------------------------------------------------- the layers
+
+
+def weight_layers(model: nn.Model) -> list[int]:
+    """Indices into ``model.layers`` of the layers with a weight matrix or kernel: dense
+    (``W`` of ndim 2) or convolutional (``W`` of ndim 4). The last one is the output layer."""
+    out = []
+    for i, layer in enumerate(model.layers):
+        W = layer.params.get("W")
+        if W is not None and W.ndim in (2, 4):
+            out.append(i)
+    return out
+
+
+def is_conv(layer: nn.Module) -> bool:
+    """True for a layer whose units are feature maps (a 4-D kernel (F, C, kh, kw))."""
+    W = layer.params.get("W")
+    return W is not None and W.ndim == 4
+
+
+def layer_title(model: nn.Model, index: int) -> str:
+    """``"Layer 2 · Conv2D 16 relu"``: layers numbered from 1 in ``model.layers`` order."""
+    layer = model.layers[index]
+    size = getattr(layer, "neurons", None) or getattr(layer, "filters", None)
+    act = getattr(layer, "activation", None)
+    parts = [type(layer).__name__]
+    if size:
+        parts.append(str(size))
+    if act is not None and act.name != "linear":
+        parts.append(act.name)
+    return f"Layer {index + 1} · {' '.join(parts)}"
+
+
+def sub_model(model: nn.Model, layers: list[nn.Module], input_shape: tuple[int, ...]
+               ) -> nn.Model:
+    """A model over some of ``model``'s (built, shared) layers. Its input shape is set, not
+    built: building would give the shared layers fresh weights."""
+    sub = nn.Model(layers, dtype=model.dtype)
+    sub.input_shape = tuple(int(d) for d in input_shape)
+    return sub
+
+
+def _projection(g: Array, dtype: np.dtype) -> list[nn.Module]:
+    """Layers that map an output of g's shape to the single number sum(g * output): with a
+    fixed g (a gradient), back-propagating through them seeds g (a vector-Jacobian product
+    through the ordinary ``input_gradient``)."""
+    rng = np.random.default_rng(0)
+    dense = nn.Dense(1, "linear")
+    dense.build((g.size,), rng, dtype)
+    dense.params["W"] = np.ascontiguousarray(g.reshape(-1, 1), dtype=dtype)
+    if g.ndim == 1:
+        return [dense]
+    flatten = nn.Flatten()
+    flatten.build(g.shape, rng, dtype)
+    return [flatten, dense]
+
+
+def answer_gradients(model: nn.Model, outputs: list[Array], answer: int,
+                     indices: list[int]) -> dict[int, Array]:
+    """For each layer index in ``indices`` (increasing): the gradient of the answer's score
+    (the output layer's pre-activation, the logit) w.r.t. that layer's output, for the first
+    example of ``outputs`` (``model.activations`` of a batch). Returns {index: array of the
+    output's per-example shape}.
+
+    One backward pass per layer, each only through the layers up to the next index (whose
+    gradient is then projected in), so no layer is back-propagated twice."""
+    grads: dict[int, Array] = {}
+    later: int | None = None
+    for i in sorted(indices, reverse=True):
+        a = np.ascontiguousarray(outputs[i][:1])
+        if later is None:
+            tail = sub_model(model, model.layers[i + 1:], a.shape[1:])
+            grads[i] = tail.input_gradient(a, int(answer))[0]
+        else:
+            segment = model.layers[i + 1: later + 1] + _projection(grads[later], model.dtype)
+            grads[i] = sub_model(model, segment, a.shape[1:]).input_gradient(a, 0)[0]
+        later = i
+    return grads
+
+
+def contributions(model: nn.Model, outputs: list[Array], answer: int) -> dict[int, Array]:
+    """Signed contribution of every unit of every hidden weight layer to the answer's score:
+    activation x gradient, summed over a feature map's pixels. {layer index: (units,)}."""
+    hidden = weight_layers(model)[:-1]
+    grads = answer_gradients(model, outputs, answer, hidden)
+    out = {}
+    for i in hidden:
+        a, g = outputs[i][0], grads[i]
+        prod = a * g
+        out[i] = prod.reshape(prod.shape[0], -1).sum(axis=1) if prod.ndim == 3 else prod
+    return out
+
+
+def top_units(values: Array, k: int) -> Array:
+    """Indices of the k largest |values|, largest first (ties: lower index first)."""
+    values = np.asarray(values)
+    k = min(int(k), values.size)
+    order = np.lexsort((np.arange(values.size), -np.abs(values)))
+    return order[:k]
+
+
+def _window_sums(x: Array, layer: nn.Module, out_hw: tuple[int, int]) -> Array:
+    """For a conv layer reading x (C, H, W): S (C, kh, kw), the sum of the input values that
+    kernel offset (u, v) multiplies over all output pixels (zero padding included)."""
+    C, H, W = x.shape
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
+    Ho, Wo = out_hw
+    pad_h = max((Ho - 1) * sh + kh - H, 0)
+    pad_w = max((Wo - 1) * sw + kw - W, 0)
+    xp = np.zeros((C, H + pad_h, W + pad_w), dtype=np.float64)
+    top, left = pad_h // 2, pad_w // 2
+    xp[:, top:top + H, left:left + W] = x
+    S = np.empty((C, kh, kw))
+    for u in range(kh):
+        for v in range(kw):
+            S[:, u, v] = xp[:, u:u + (Ho - 1) * sh + 1:sh, v:v + (Wo - 1) * sw + 1:sw].sum(
+                axis=(1, 2))
+    return S
+
+
+def edge_values(model: nn.Model, x_in: Array, dst: int, src_units: int,
+                src_sel: Array, dst_sel: Array) -> Array | None:
+    """What each selected source unit sends into each selected unit of layer ``dst``:
+    (len(src_sel), len(dst_sel)). ``x_in`` is layer ``dst``'s input for one example, whose
+    first axis (or, flat, whose consecutive blocks) belong to the ``src_units`` source units.
+    None when the input cannot be split that way (e.g. a Reshape in between)."""
+    layer = model.layers[dst]
+    W = layer.params["W"]
+    if W.ndim == 2:  # dense: x_in flat (n_in,), W (n_in, n_out)
+        flat = x_in.reshape(-1)
+        if flat.size % src_units:
+            return None
+        g = flat.size // src_units
+        xs = flat.reshape(src_units, g)[src_sel].astype(np.float64)
+        Ws = W.reshape(src_units, g, -1)[src_sel][:, :, dst_sel]
+        return np.einsum("ug,ugo->uo", xs, Ws)
+    if x_in.ndim != 3 or x_in.shape[0] != src_units:  # conv: x_in (C, H, W), W (F, C, kh, kw)
+        return None
+    out_hw = model.layers[dst].output_shape(x_in.shape)[1:]
+    S = _window_sums(x_in[src_sel], layer, out_hw)
+    return np.einsum("cuv,fcuv->cf", S, W[dst_sel][:, src_sel].astype(np.float64))
+
+
+# --------------------------------------------------------------------------- the diagram
+
+
+@dataclass
+class Column:
+    """One column of the diagram.
+
+    Attributes:
+        index: the layer's index in ``model.layers`` (-1 for the input).
+        title: e.g. "Layer 1 · Dense 512 relu".
+        kind: "input", "dense", "conv" or "output".
+        total: how many units the layer has.
+        units: (k,) indices of the shown units, most important first (outputs: 0..9).
+        activation: (k,) each shown unit's activation (a map's mean).
+        contribution: (k,) signed contribution to the answer's score (outputs: probability).
+        maps: (k, H, W) the shown feature maps (conv only).
+    """
+
+    index: int
+    title: str
+    kind: str
+    total: int
+    units: Array
+    activation: Array
+    contribution: Array
+    maps: Array | None = None
+
+
+@dataclass
+class Diagram:
+    """Columns left to right and, for each gap between columns g and g+1, the edges as
+    (src position, dst position, value) rows: (m, 3) float arrays."""
+
+    columns: list[Column]
+    edges: list[Array]
+    answer: int
+    probabilities: Array
+    x: Array = field(repr=False, default_factory=lambda: np.zeros(784, np.float32))
+
+
+def build_diagram(model: nn.Model, x: Array, outputs: list[Array], probabilities: Array,
+                  per_layer: int = PER_LAYER, per_map_layer: int = PER_MAP_LAYER,
+                  edges_per_gap: int = EDGES_PER_GAP) -> Diagram:
+    """The diagram's content for one drawing.
+
+    Args:
+        model: the network.
+        x: (784,) the network's input.
+        outputs: ``model.activations(x[None])``, one (1, ...) array per layer.
+        probabilities: (classes,) the answer's probabilities (its argmax is the answer).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64).ravel()
+    answer = int(probabilities.argmax())
+    layers = weight_layers(model)
+    contrib = contributions(model, outputs, answer)
+    columns = [Column(-1, "Your drawing", "input", 1, np.zeros(1, int), np.ones(1),
+                      np.ones(1))]
+    for i in layers[:-1]:
+        a = outputs[i][0]
+        conv = a.ndim == 3
+        sel = top_units(contrib[i], per_map_layer if conv else per_layer)
+        act = a.reshape(a.shape[0], -1).mean(axis=1) if conv else a
+        columns.append(Column(i, layer_title(model, i), "conv" if conv else "dense",
+                              a.shape[0], sel, act[sel].astype(np.float64),
+                              contrib[i][sel].astype(np.float64), a[sel] if conv else None))
+    out_i = layers[-1] if layers else len(model.layers) - 1
+    n_out = probabilities.size
+    columns.append(Column(out_i, layer_title(model, out_i), "output", n_out,
+                          np.arange(n_out), probabilities, probabilities))
+    edges = []
+    for g in range(len(columns) - 1):
+        src, dst = columns[g], columns[g + 1]
+        x_in = (np.asarray(x, dtype=np.float32).reshape(model.input_shape) if dst.index == 0
+                else outputs[dst.index - 1][0])
+        E = edge_values(model, x_in, dst.index, src.total, src.units, dst.units)
+        edges.append(_strongest(E, edges_per_gap))
+    return Diagram(columns, edges, answer, probabilities, np.asarray(x, np.float32).ravel())
+
+
+def _strongest(E: Array | None, k: int) -> Array:
+    """The k entries of E (s, d) with the largest |value| as (src, dst, value) rows."""
+    if E is None or E.size == 0:
+        return np.zeros((0, 3))
+    flat = E.ravel()
+    order = top_units(flat, k)
+    order = order[flat[order] != 0]
+    s, d = np.divmod(order, E.shape[1])
+    return np.column_stack([s, d, flat[order]]).astype(np.float64)
+
+
+# ------------------------------------------------------------------------------- drawing
+
+_TEMPLATE_URIS: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
+def first_layer_templates(model: nn.Model, index: int) -> Array | None:
+    """The first dense layer's weights as 28x28 pictures (units, 28, 28), or None when layer
+    ``index`` is not a dense layer reading the 784 input pixels."""
+    W = model.layers[index].params.get("W")
+    if W is None or W.ndim != 2 or W.shape[0] != 784 or index != weight_layers(model)[0]:
+        return None
+    return W.T.reshape(-1, 28, 28)
+
+
+def _template_uri(model: nn.Model, index: int, unit: int) -> str | None:
+    """The first dense layer's unit as a picture, all units encoded on first use (about
+    15 ms for 512 units, once per model), so later strokes encode none."""
+    templates = first_layer_templates(model, index)
+    if templates is None:
+        return None
+    cache = _TEMPLATE_URIS.get(model)
+    if cache is None or len(cache) != len(templates):
+        cache = _TEMPLATE_URIS[model] = {u: signed_uri(t) for u, t in enumerate(templates)}
+    return cache[unit]
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.1f}".rstrip("0").rstrip(".") if abs(v) < 1e4 else f"{v:.0f}"
+
+
+def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int = 540,
+                font: int = 14, min_width: int = 640) -> str:
+    """The diagram as an SVG string in a div (scales to its container: viewBox, width 100%;
+    below ``min_width`` pixels the div scrolls sideways instead of shrinking the text).
+
+    The input on the left, one column per hidden layer (its most important units, "k of n
+    shown"), the outputs on the right with the answer highlighted; edges coloured by sign
+    (orange raises, blue lowers) and as wide as they are strong."""
+    cols = diagram.columns
+    n = len(cols)
+    top, bottom = 64, 46
+    usable = height - top - bottom
+    image_half = 62
+    first, last = 2 * image_half + 110, width - 120
+    xs = [image_half + 8] + [first + (last - first) * c / max(n - 2, 1) for c in range(n - 1)]
+    if n == 2:
+        xs[1] = last
+    positions: list[list[tuple[float, float, float]]] = []  # per column: (x, y, half-width)
+    for c, col in enumerate(cols):
+        k = len(col.units)
+        if col.kind == "input":
+            positions.append([(xs[c], top + usable / 2, image_half)])
+            continue
+        step = usable / max(k, 1)
+        if col.kind == "conv":
+            half = min(step * 0.42, 30)
+        elif col.kind == "dense" and first_layer_templates(model, col.index) is not None:
+            half = min(step * 0.42, 18)
+        else:
+            half = min(step * 0.36, 14 if col.kind == "dense" else 15)
+        positions.append([(xs[c], top + step * (j + 0.5), half) for j in range(k)])
+
+    parts = [f'<div style="overflow-x:auto"><svg xmlns="http://www.w3.org/2000/svg" '
+             f'viewBox="0 0 {width} {height}" width="100%" role="img" '
+             f'font-family="sans-serif" font-size="{font}" '
+             f'style="display:block;min-width:{min_width}px;max-width:{width * 2}px;height:auto">',
+             f"<title>The network for this drawing: it answers {diagram.answer}</title>"]
+    # edges first, behind the nodes
+    for g, E in enumerate(diagram.edges):
+        if not len(E):
+            continue
+        big = float(np.abs(E[:, 2]).max()) or 1.0
+        for s, d, v in E:
+            x1, y1, h1 = positions[g][int(s)]
+            x2, y2, h2 = positions[g + 1][int(d)]
+            x1 += h1 + 2
+            x2 -= h2 + 2
+            mid = (x1 + x2) / 2
+            r = abs(v) / big
+            colour = POSITIVE if v > 0 else NEGATIVE
+            parts.append(f'<path d="M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} '
+                         f'{x2:.1f},{y2:.1f}" fill="none" stroke="{colour}" '
+                         f'stroke-width="{0.5 + 5.5 * r:.2f}" stroke-opacity="{0.25 + 0.6 * r:.2f}"'
+                         f' stroke-linecap="round"/>')
+    for c, col in enumerate(cols):
+        parts.extend(_column_svg(col, positions[c], diagram, model, top, font,
+                                 f"nd{id(diagram) % 10**6}-{c}"))
+    parts.append(
+        f'<text x="{width / 2:.0f}" y="{height - 18}" text-anchor="middle" fill="{MUTED}">'
+        f'<tspan fill="{POSITIVE}">━</tspan> raises the next unit · '
+        f'<tspan fill="{NEGATIVE}">━</tspan> lowers it · thicker = stronger · '
+        f'ring: helps (orange) or works against (blue) the answer</text>')
+    parts.append("</svg></div>")
+    return "".join(parts)
+
+
+def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Diagram,
+                model: nn.Model, top: float, font: int, uid: str) -> list[str]:
+    out = []
+    x0 = pos[0][0]
+    if col.kind == "input":
+        head, kind_text, sub = "Your drawing", "", "28×28 pixels"
+    else:
+        head, _, kind_text = col.title.partition(" · ")
+        sub = (f"answer: {diagram.answer}" if col.kind == "output"
+               else f"{len(col.units)} of {col.total} shown")
+    for dy, text, weight, colour in ((-44, head, 600, INK), (-29, kind_text, 400, INK),
+                                     (-14, sub, 400, MUTED)):
+        if text:
+            out.append(f'<text x="{x0:.1f}" y="{top + dy}" text-anchor="middle" '
+                       f'font-weight="{weight}" fill="{colour}">{html.escape(text)}</text>')
+    if col.kind == "input":
+        x, y, half = pos[0]
+        out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" '
+                   f'height="{2 * half:.1f}" fill="#000"/>')
+        out.append(_image(grey_uri(diagram.x.reshape(28, 28)), x - half, y - half, 2 * half))
+        return out
+    if col.kind == "output":
+        for j, (x, y, half) in enumerate(pos):
+            p = float(col.activation[j])
+            is_answer = j == diagram.answer
+            r = half * (1.25 if is_answer else 1.0)
+            fill = ANSWER if is_answer else "#ffffff"
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{fill}" '
+                       f'stroke="{ANSWER if is_answer else MUTED}" stroke-width="1.5"/>')
+            out.append(f'<text x="{x:.1f}" y="{y + font * 0.36:.1f}" text-anchor="middle" '
+                       f'font-weight="{700 if is_answer else 400}" '
+                       f'fill="{"#fff" if is_answer else INK}">{int(col.units[j])}</text>')
+            bar = 46 * p
+            out.append(f'<rect x="{x + r + 6:.1f}" y="{y - 4:.1f}" width="{bar:.1f}" '
+                       f'height="8" rx="2" fill="{ANSWER if is_answer else "#c3cad5"}"/>')
+            out.append(f'<text x="{x + r + 8 + bar:.1f}" y="{y + 4:.1f}" font-size="{font - 2}"'
+                       f' fill="{INK if is_answer else MUTED}">{p:.0%}</text>')
+        return out
+    peak = float(np.abs(col.contribution).max()) or 1.0
+    act_peak = float(col.activation.max()) if col.activation.size else 0.0
+    if col.kind == "conv":  # all the column's maps in one picture, each node shows its part
+        k, mh, mw = col.maps.shape
+        out.append(f'<defs><image id="{uid}" href="{heat_uri(col.maps.reshape(k * mh, mw))}" '
+                   f'width="{mw}" height="{k * mh}" style="image-rendering:pixelated"/></defs>')
+    for j, (x, y, half) in enumerate(pos):
+        unit = int(col.units[j])
+        c = float(col.contribution[j])
+        ring = POSITIVE if c > 0 else NEGATIVE
+        ring_w = 1 + 3 * abs(c) / peak
+        tip = (f"unit {unit}: activation {_fmt(float(col.activation[j]))}, "
+               f"contribution to {diagram.answer}: {c:+.2f}")
+        out.append(f"<g><title>{html.escape(tip)}</title>")
+        if col.kind == "conv":
+            out.append(f'<svg x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" '
+                       f'height="{2 * half:.1f}" viewBox="0 {j * mh} {mw} {mh}" '
+                       f'preserveAspectRatio="none"><use href="#{uid}"/></svg>')
+            out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" '
+                       f'height="{2 * half:.1f}" fill="none" stroke="{ring}" '
+                       f'stroke-width="{ring_w:.1f}"/>')
+        else:
+            uri = _template_uri(model, col.index, unit)
+            if uri is not None:
+                out.append(_image(uri, x - half, y - half, 2 * half))
+                out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" '
+                           f'width="{2 * half:.1f}" height="{2 * half:.1f}" fill="none" '
+                           f'stroke="{ring}" stroke-width="{ring_w:.1f}"/>')
+            else:
+                level = float(col.activation[j]) / act_peak if act_peak > 0 else 0.0
+                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{half:.1f}" '
+                           f'fill="{_glow(level)}" stroke="{ring}" '
+                           f'stroke-width="{ring_w:.1f}"/>')
+        out.append(f'<text x="{x - half - 3:.1f}" y="{y - half + font * 0.55:.1f}" '
+                   f'text-anchor="end" font-size="{font - 3}" fill="{MUTED}">{unit}</text></g>')
+    return out
+
+
+def _glow(level: float) -> str:
+    """A unit's fill: pale grey when silent, bright amber when at the layer's peak."""
+    t = max(0.0, min(1.0, level))
+    lo, hi = (241, 243, 245), (250, 176, 5)
+    r, g, b = (round(a + (b_ - a) * t) for a, b_ in zip(lo, hi, strict=True))
+    return f"rgb({r},{g},{b})"
+
+
+def _image(uri: str, x: float, y: float, size: float) -> str:
+    return (f'<image href="{uri}" x="{x:.1f}" y="{y:.1f}" width="{size:.1f}" '
+            f'height="{size:.1f}" preserveAspectRatio="none" '
+            f'style="image-rendering:pixelated"/>')
+
+
+# ------------------------------------------------------------------------------ saliency
+
+
+def gradient_x_input(model: nn.Model, x: Array, answer: int) -> Array:
+    """Gradient x input (784,): for each pixel of ink, how much it adds to (positive) or takes
+    from (negative) the answer's score, to first order; zero where there is no ink."""
+    x = np.asarray(x, dtype=np.float32).ravel()
+    g = model.input_gradient(x.reshape(1, *model.input_shape), int(answer))[0].ravel()
+    return g * x
+
+
+def occlusion(model: nn.Model, x: Array, answer: int, patch: int = 4) -> Array:
+    """Occlusion of the user's ink (28, 28): the drop in the answer's probability when the ink
+    in each ``patch`` x ``patch`` square is erased (squares without ink are 0). One batch."""
+    from .inference import class_probabilities
+
+    img = np.asarray(x, dtype=np.float32).reshape(28, 28)
+    cells = [(r, c) for r in range(0, 28, patch) for c in range(0, 28, patch)
+             if img[r:r + patch, c:c + patch].any()]
+    out = np.zeros((28, 28), dtype=np.float32)
+    if not cells:
+        return out
+    batch = np.repeat(img[None], len(cells) + 1, axis=0)
+    for k, (r, c) in enumerate(cells, start=1):
+        batch[k, r:r + patch, c:c + patch] = 0
+    P = class_probabilities(model, batch.reshape(len(batch), -1))[:, answer]
+    for k, (r, c) in enumerate(cells, start=1):
+        out[r:r + patch, c:c + patch] = P[0] - P[k]
+    return out
+
+
+def ink_saliency_rgb(values: Array, x: Array) -> Array:
+    """Per-pixel signed values (784,) or (28, 28) drawn on black: the ink coloured orange-red
+    where it helps the answer and blue where it works against it, brightness by strength;
+    the background stays black. Returns (28, 28, 3) uint8."""
+    v = np.asarray(values, dtype=np.float32).reshape(28, 28)
+    ink = np.asarray(x, dtype=np.float32).reshape(28, 28)
+    lim = float(np.abs(v).max()) or 1.0
+    s = np.clip(v / lim, -1, 1)
+    pos = np.array([255, 90, 20], np.float32)
+    neg = np.array([40, 140, 255], np.float32)
+    grey = np.array([70, 70, 70], np.float32)
+    mag = np.sqrt(np.abs(s))[..., None]  # square root: weaker pixels stay visible
+    colour = np.where(s[..., None] >= 0, pos, neg) * mag + grey * (1 - mag)
+    rgb = colour * np.clip(ink * 1.5, 0, 1)[..., None]
+    return rgb.clip(0, 255).astype(np.uint8)

@@ -1,0 +1,83 @@
+"""A test-only page that shows the views of ``ui.network_view`` (the app's pages do not call
+them yet): ``?model=mlp|cnn|fresh``. Without a drawing it uses a sample digit.
+
+    streamlit run tests/network_view_page.py   # then open /?model=cnn
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import streamlit as st  # noqa: E402
+
+import nn  # noqa: E402
+from digits import lookalikes as la  # noqa: E402
+from digits.data import DataError  # noqa: E402
+from digits.drawn import render_digit  # noqa: E402
+from digits.inference import as_probabilities  # noqa: E402
+from digits.preprocess import preprocess  # noqa: E402
+from ui import canvas  # noqa: E402
+from ui import network_view as nv  # noqa: E402
+from ui.models import ModelEntry, freeze, shipped_models  # noqa: E402
+
+st.set_page_config(page_title="Network views", layout="wide")
+st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
+
+
+@st.cache_resource
+def fresh_model() -> nn.Model:
+    """A small model built here and trained briefly on the first 2 000 training digits (on
+    nothing when MNIST is missing)."""
+    model = nn.Model([nn.Dense(48, "relu"), nn.Dense(24, "relu"), nn.Dense(10, "softmax")],
+                     input_shape=(784,), seed=3)
+    try:
+        images, labels = la.training_digits()
+        X = images[:2000].reshape(-1, 784).astype(np.float32) / 255
+        nn.fit(model, X, labels[:2000].astype(np.int64), 64, 2, 0.003, optimizer="adam",
+               loss="cross_entropy", seed=0, verbose=False)
+    except DataError:  # no MNIST: an untrained model is still a model
+        pass
+    return freeze(model)
+
+
+def sample_canvas(digit: int) -> np.ndarray:
+    img = np.zeros((280, 280, 4), np.uint8)
+    img[..., 3] = 255
+    ink = render_digit(digit, np.random.default_rng(digit), appearance="gray",
+                       size=(280, 280), pen=20, height_frac=0.7)
+    img[..., :3] = (255 - ink if ink.mean() > 127 else ink)[..., None]
+    return img
+
+
+kind = st.query_params.get("model", "mlp")
+if kind == "fresh":
+    entry = ModelEntry("fresh", "Fresh model", fresh_model(), origin="trained")
+else:
+    entry = shipped_models()[0][kind]
+
+version = st.session_state.get(canvas.VERSION, 0)
+left, right = st.columns(2)
+with left:
+    image = canvas.draw_canvas(f"canvas-{version}", toolbar=False)
+    canvas.canvas_controls()
+result = preprocess(image) if image is not None else None
+if result is None or not result.ok:
+    result = preprocess(sample_canvas(int(st.query_params.get("digit", 7))))
+x = result.vector
+outputs = entry.model.activations(x[None])
+probabilities = as_probabilities(entry.model, outputs[-1])[0]
+answer = int(probabilities.argmax())
+with left:
+    st.metric("Prediction", str(answer))
+    nv.stroke_timeline(entry, final=answer)
+with right:
+    nv.saliency(entry, x, answer, st.query_params.get("saliency", "gradient_x_input"))
+wait = st.query_params.get("wait", "1") == "1"  # tests wait; ?wait=0 builds in the background
+nv.network_diagram(entry, x, outputs, probabilities, wait=wait)
+nv.lookalikes(entry, x, outputs, wait=wait)

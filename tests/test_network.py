@@ -1,0 +1,399 @@
+"""The network diagram's numbers (digits.network), the look-alike bank (digits.lookalikes),
+what a unit looks for (digits.neurons) and the per-stroke timeline (digits.strokes)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import nn
+from digits import lookalikes as la
+from digits import network, neurons, strokes
+from digits.data import DataUnavailableError
+from digits.pictures import png_bytes
+
+
+def dense_model(weights: list[tuple[np.ndarray, np.ndarray]], acts: list[str],
+                dtype: str = "float64") -> nn.Model:
+    """A dense model with hand-set weights [(W (n_in, n_out), B (n_out,)), ...]."""
+    model = nn.Model([nn.Dense(W.shape[1], a) for (W, _), a in zip(weights, acts, strict=True)],
+                     input_shape=(weights[0][0].shape[0],), dtype=dtype)
+    for layer, (W, B) in zip(model.layers, weights, strict=True):
+        layer.params["W"][...] = W
+        layer.params["B"][...] = B.reshape(1, -1)
+    return model
+
+
+def random_mlp(rng: np.random.Generator, hidden: int) -> nn.Model:
+    """784 -> hidden relu -> 10 softmax, float32, random weights."""
+    return dense_model([(rng.normal(size=(784, hidden)), np.zeros(hidden)),
+                        (rng.normal(size=(hidden, 10)), np.zeros(10))], ["relu", "softmax"],
+                       dtype="float32")
+
+
+# ------------------------------------------------------------------ contribution ranking
+
+
+def test_last_hidden_layer_contribution_is_activation_times_weight_to_the_answer():
+    W1 = np.eye(4)[:, :3] * np.array([1.0, 2.0, 3.0])  # a = (x0, 2 x1, 3 x2)
+    W2 = np.array([[1.0, 0.0], [-3.0, 1.0], [0.5, 0.0]])
+    model = dense_model([(W1, np.zeros(3)), (W2, np.zeros(2))], ["relu", "softmax"])
+    x = np.array([[2.0, 1.0, 4.0, 9.0]])
+    outputs = model.activations(x)
+    c = network.contributions(model, outputs, answer=0)[0]
+    np.testing.assert_allclose(c, [2.0 * 1, 2.0 * -3, 12.0 * 0.5])
+    assert list(network.top_units(c, 2)) == [1, 2]  # |-6| and |6| tie: the lower index first
+    assert list(network.top_units(c, 3)) == [1, 2, 0]
+
+
+def test_earlier_layer_contribution_goes_through_the_later_weights_and_relu():
+    W1 = np.array([[1.0, 1.0], [0.0, 2.0]])  # a1 = (x0, x0 + 2 x1)
+    W2 = np.array([[1.0, -1.0], [1.0, 1.0]])  # z2 = (a1_0 + a1_1, a1_1 - a1_0)
+    W3 = np.array([[2.0, 0.0], [5.0, 1.0]])
+    model = dense_model([(W1, np.zeros(2)), (W2, np.zeros(2)), (W3, np.zeros(2))],
+                        ["relu", "relu", "softmax"])
+    x = np.array([[3.0, 0.5]])  # a1 = (3, 4); z2 = (7, 1): both active
+    outputs = model.activations(x)
+    c = network.contributions(model, outputs, answer=0)
+    # d logit0 / d a1 = W2 @ (relu' * W3[:, 0]) = (1*2 + (-1)*5, 1*2 + 1*5) = (-3, 7)
+    np.testing.assert_allclose(c[0], [3.0 * -3, 4.0 * 7])
+    np.testing.assert_allclose(c[1], [7.0 * 2, 1.0 * 5])
+    x2 = np.array([[3.0, -1.0]])  # a1 = (3, 1); z2 = (4, -2): the second unit is off
+    c2 = network.contributions(model, model.activations(x2), answer=0)
+    np.testing.assert_allclose(c2[0], [3.0 * 2, 1.0 * 2])
+
+
+def test_diagram_shows_the_top_units_and_the_strongest_edges():
+    W1 = np.zeros((784, 5))
+    W1[0, :] = [0.0, 1.0, 2.0, 3.0, 4.0]  # pixel 0 = 1 gives activations 0..4
+    W2 = np.zeros((5, 3))
+    W2[:, 1] = [9.0, 1.0, -2.0, 0.1, 0.5]  # contributions to class 1: 0, 1, -4, 0.3, 2
+    W2[:, 0] = [0.0, 0.0, 0.0, 0.0, 0.1]
+    model = dense_model([(W1, np.zeros(5)), (W2, np.zeros(3))], ["relu", "softmax"])
+    x = np.zeros(784)
+    x[0] = 1.0
+    outputs = model.activations(x[None])
+    p = np.array([0.1, 0.8, 0.1])  # the answer whose contributions are ranked: class 1
+    d = network.build_diagram(model, x, outputs, p, per_layer=3, edges_per_gap=4)
+    assert d.answer == 1
+    hidden = d.columns[1]
+    assert list(hidden.units) == [2, 4, 1]  # |-4| > 2 > 1 > 0.3
+    np.testing.assert_allclose(hidden.contribution, [-4.0, 2.0, 1.0])
+    np.testing.assert_allclose(hidden.activation, [2.0, 4.0, 1.0])
+    assert (hidden.total, d.columns[-1].total) == (5, 3)
+    # input -> hidden: what the drawing gives each shown unit (x . W[:, j])
+    assert list(d.edges[0][:, 2]) == [4.0, 2.0, 1.0]  # strongest first
+    E0 = d.edges[0][np.argsort(d.edges[0][:, 1])]
+    np.testing.assert_allclose(E0, [[0, 0, 2.0], [0, 1, 4.0], [0, 2, 1.0]])
+    # hidden -> output: a_i * W2[i, j], the four largest |values| over shown units
+    got = {(int(s), int(t)): v for s, t, v in d.edges[1]}
+    assert got[(0, 1)] == pytest.approx(-4.0)  # unit 2 (position 0) to class 1
+    assert got[(1, 1)] == pytest.approx(2.0)  # unit 4 (position 1) to class 1
+    assert got[(2, 1)] == pytest.approx(1.0)  # unit 1 (position 2) to class 1
+    assert got[(1, 0)] == pytest.approx(0.4)  # unit 4 to class 0
+    assert len(got) == 4
+    svg = network.diagram_svg(d, model)
+    assert svg.count("<svg") == 1 and "3 of 5 shown" in svg and "answer: 1" in svg
+
+
+def tiny_cnn(seed: int = 0) -> nn.Model:
+    model = nn.Model([nn.Reshape((1, 8, 8)), nn.Conv2D(3, 3, padding="same", activation="relu"),
+                      nn.MaxPool2D(2), nn.Conv2D(4, 3, activation="relu"), nn.Flatten(),
+                      nn.Dense(3, "softmax")], input_shape=(64,), seed=seed, dtype="float64")
+    return model
+
+
+def test_conv_contributions_are_the_derivative_of_scaling_a_map():
+    model = tiny_cnn(1)
+    x = np.random.default_rng(2).random((1, 64))
+    outputs = model.activations(x)
+    answer = int(outputs[-1][0].argmax())
+    c = network.contributions(model, outputs, answer)
+
+    def logit_with_scaled_map(i: int, ch: int, eps: float) -> float:
+        a = outputs[i].copy()
+        a[0, ch] *= 1 + eps
+        for layer in model.layers[i + 1:-1]:
+            a = layer.forward(a)
+        return float((a.reshape(1, -1) @ model.layers[-1].params["W"])[0, answer])
+
+    for i in (1, 3):
+        for ch in range(outputs[i].shape[1]):
+            h = 1e-6
+            numeric = (logit_with_scaled_map(i, ch, h) - logit_with_scaled_map(i, ch, -h)) / (2 * h)
+            assert c[i][ch] == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+
+
+def test_conv_edges_match_a_convolution_of_one_channel_at_a_time():
+    model = tiny_cnn(3)
+    x = np.random.default_rng(4).random((1, 64))
+    outputs = model.activations(x)
+    x_in = outputs[2][0]  # the pooled maps that layer 3 reads (3, 4, 4)
+    src, dst = np.array([2, 0]), np.array([3, 1, 0])
+    E = network.edge_values(model, x_in, 3, 3, src, dst)
+    conv = model.layers[3]
+    linear = nn.Conv2D(4, 3, activation="linear")
+    linear.build((3, 4, 4), np.random.default_rng(0), np.float64)
+    linear.params["W"][...] = conv.params["W"]
+    for a, c in enumerate(src):
+        only = np.zeros_like(x_in)
+        only[c] = x_in[c]
+        maps = linear.forward(only[None])[0]  # bias is zero in `linear`
+        for b, f in enumerate(dst):
+            assert E[a, b] == pytest.approx(maps[f].sum())
+    E_pad = network.edge_values(model, outputs[0][0], 1, 1, np.array([0]), np.array([0, 2]))
+    first = nn.Conv2D(3, 3, padding="same", activation="linear")
+    first.build((1, 8, 8), np.random.default_rng(0), np.float64)
+    first.params["W"][...] = model.layers[1].params["W"]
+    maps = first.forward(outputs[0])[0]
+    np.testing.assert_allclose(E_pad[0], [maps[0].sum(), maps[2].sum()])
+
+
+def test_the_shipped_cnn_diagram_has_map_thumbnails_and_valid_edges():
+    model = nn.Model.load("weights/cnn.npz")
+    x = np.zeros(784, np.float32)
+    x.reshape(28, 28)[5:23, 13:16] = 1.0  # a "1"
+    outputs = model.activations(x[None])
+    d = network.build_diagram(model, x, outputs, outputs[-1][0])
+    kinds = [c.kind for c in d.columns]
+    assert kinds == ["input", "conv", "conv", "dense", "output"]
+    assert d.columns[1].maps.shape == (network.PER_MAP_LAYER, 28, 28)
+    for g, E in enumerate(d.edges):
+        assert len(E) > 0
+        assert E[:, 0].max() < len(d.columns[g].units)
+        assert E[:, 1].max() < len(d.columns[g + 1].units)
+    svg = network.diagram_svg(d, model)
+    assert "8 of 16 shown" in svg and "12 of 128 shown" in svg
+
+
+def test_model_without_hidden_layers_still_draws():
+    model = dense_model([(np.random.default_rng(0).normal(size=(784, 10)), np.zeros(10))],
+                        ["softmax"])
+    x = np.random.default_rng(1).random(784)
+    outputs = model.activations(x[None])
+    d = network.build_diagram(model, x, outputs, outputs[-1][0])
+    assert [c.kind for c in d.columns] == ["input", "output"]
+    assert "<svg" in network.diagram_svg(d, model)
+    assert la.feature_layer(model) == -1
+    np.testing.assert_array_equal(la.features_of(model, x, outputs), x.astype(np.float32))
+
+
+def test_png_is_a_valid_png():
+    from io import BytesIO
+
+    from PIL import Image
+
+    img = (np.arange(28 * 28 * 3) % 256).astype(np.uint8).reshape(28, 28, 3)
+    back = np.asarray(Image.open(BytesIO(png_bytes(img))))
+    np.testing.assert_array_equal(back, img)
+    grey = img[..., 0]
+    np.testing.assert_array_equal(np.asarray(Image.open(BytesIO(png_bytes(grey)))), grey)
+
+
+# ---------------------------------------------------------------------------- saliency
+
+
+def test_gradient_x_input_is_zero_off_the_ink_and_occlusion_sees_the_ink():
+    model = nn.Model.load("weights/mlp.npz")
+    x = np.zeros(784, np.float32)
+    x.reshape(28, 28)[5:23, 13:16] = 1.0
+    answer = int(model.predict(x[None])[0].argmax())
+    gx = network.gradient_x_input(model, x, answer)
+    assert np.all(gx[x == 0] == 0) and np.any(gx[x > 0] != 0)
+    occ = network.occlusion(model, x, answer)
+    outside = np.ones((28, 28), bool)
+    outside[4:24, 12:16] = False  # the 4x4 patches that hold ink
+    assert np.all(occ[outside] == 0)
+    assert occ[4:24, 12:16].max() > 0  # erasing part of the stroke lowers the answer
+
+
+# ------------------------------------------------------------------------ look-alikes
+
+
+def test_nearest_matches_brute_force_cosine():
+    rng = np.random.default_rng(5)
+    model = random_mlp(rng, 16)
+    images = (rng.random((300, 784)) < 0.2).astype(np.float32)
+    labels = rng.integers(0, 10, 300)
+    bank = la.build_bank(model, images, labels, batch=64)
+    F = model.activations(images)[0]
+    for _ in range(5):
+        query = rng.random(784).astype(np.float32)
+        f = la.features_of(model, query, model.activations(query[None]))
+        rows, sims = la.nearest(bank, f, 8)
+        brute = (F @ f) / (np.linalg.norm(F, axis=1) * np.linalg.norm(f) + 1e-30)
+        expected = np.argsort(-brute, kind="stable")[:8]
+        np.testing.assert_array_equal(rows, expected)
+        np.testing.assert_allclose(sims, brute[expected], rtol=1e-4)
+
+
+def test_bank_top_digits_per_unit_match_brute_force():
+    rng = np.random.default_rng(6)
+    model = tiny_cnn(7)
+    model.layers[1].params["B"][...] = 0.5  # every map positive somewhere: no ties at 0
+    images = rng.random((120, 64))
+    bank = la.build_bank(model, images, np.zeros(120, int), top_k=5, batch=50)
+    outs = model.activations(images)
+    maps = outs[1].reshape(120, 3, -1).max(axis=2)  # a map's strongest pixel
+    for ch in range(3):
+        np.testing.assert_array_equal(bank.top[1][ch],
+                                      np.argsort(-maps[:, ch], kind="stable")[:5])
+    assert set(bank.top) == {1, 3}
+
+
+def test_bank_cache_is_per_weights_not_per_object():
+    la.clear_banks()
+    rng = np.random.default_rng(8)
+    model = random_mlp(rng, 8)
+    calls = []
+
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        calls.append(1)
+        return (rng.integers(0, 256, (50, 28, 28)).astype(np.uint8), np.arange(50) % 10)
+
+    first = la.bank_for(model, load)
+    twin = model.copy()
+    assert la.bank_for(twin, load) is first and len(calls) == 1
+    twin.layers[0].params["W"][0, 0] += 1.0
+    assert la.bank_for(twin, load) is not first and len(calls) == 2
+    assert first.features.shape == (50, 8)
+    for _, param, _ in model.parameters():  # frozen, as the app's models: its digest is kept
+        param.setflags(write=False)
+    assert la.cached_bank(model) is first and la.bank_for(model, load) is first
+    assert la.request_bank(model, load) is first and len(calls) == 2
+    la.clear_banks()
+
+
+# ------------------------------------------------------------------------------ neurons
+
+
+def test_first_layer_unit_shows_its_weights_and_deeper_units_their_gradient():
+    model = nn.Model.load("weights/mlp.npz")
+    x = np.zeros(784, np.float32)
+    x.reshape(28, 28)[5:23, 13:16] = 1.0
+    outputs = model.activations(x[None])
+    v = neurons.describe_unit(model, x, outputs, 0, 7)
+    np.testing.assert_array_equal(v.picture, model.layers[0].params["W"][:, 7].reshape(28, 28))
+    assert v.activation == pytest.approx(float(outputs[0][0, 7]))
+    w = neurons.describe_unit(model, x, outputs, 1, 3)
+    # the gradient of z2_3: sum_i W2[i, 3] relu'(z1_i) W1[:, i]
+    active = outputs[0][0] > 0
+    expected = (model.layers[0].params["W"][:, active] @ model.layers[1].params["W"][active, 3])
+    np.testing.assert_allclose(w.picture.ravel(), expected, rtol=1e-4, atol=1e-5)
+    assert 1 <= w.rank <= 256 and w.total == 256
+    with pytest.raises(ValueError, match="layer expected"):
+        neurons.describe_unit(model, x, outputs, 2, 0)
+    with pytest.raises(ValueError, match="unit expected"):
+        neurons.describe_unit(model, x, outputs, 1, 256)
+
+
+# ----------------------------------------------------------------------------- timeline
+
+
+def path(points: list[tuple[float, float]], width: float = 20.0) -> dict:
+    """A fabric.js freehand path object through ``points`` (M, then Q segments, then L)."""
+    cmds = [["M", *points[0]]]
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        cmds.append(["Q", x0, y0, (x0 + x1) / 2, (y0 + y1) / 2])
+    cmds.append(["L", *points[-1]])
+    return {"type": "Path", "path": cmds, "strokeWidth": width, "stroke": "#FFFFFF"}
+
+
+def test_render_strokes_draws_where_the_path_goes():
+    img = strokes.render_strokes([path([(140, 40), (140, 240)])])
+    assert img.shape == (280, 280, 4)
+    assert img[140, 140, 0] == 255 and img[140, 100, 0] == 0 and img[20, 140, 0] == 0
+    assert img[40, 140, 0] == 255  # round end
+
+
+def test_stroke_objects_keeps_paths_only():
+    data = {"objects": [path([(1, 1), (5, 5)]), {"type": "rect"}, "junk",
+                        {"type": "path", "path": "bad"}]}
+    assert len(strokes.stroke_objects(data)) == 1
+    assert strokes.stroke_objects(None) == [] and strokes.stroke_objects({"objects": 3}) == []
+
+
+def test_timeline_reads_each_prefix_and_caches_it():
+    class Counting:
+        """Stands in for a model: 'digit' = number of ink columns // 20, and counts calls."""
+
+        output_activation = "softmax"
+        input_shape = (784,)
+
+        def __init__(self) -> None:
+            self.rows = 0
+
+        def predict(self, X: np.ndarray) -> np.ndarray:
+            self.rows += len(X)
+            P = np.full((len(X), 10), 0.01)
+            for i, v in enumerate(X):
+                P[i, min(9, int((v.reshape(28, 28).sum(axis=0) > 0).sum()) // 5)] = 0.91
+            return P
+
+    one = path([(140, 40), (140, 240)])
+    bar = path([(60, 40), (220, 40)])
+    diag = path([(220, 40), (100, 240)])
+    model = Counting()
+    cache: dict = {}
+    steps = strokes.stroke_timeline(model, [one], cache=cache, model_key="m")
+    assert [s.strokes for s in steps] == [1] and model.rows == 1
+    steps = strokes.stroke_timeline(model, [one, bar, diag], cache=cache, model_key="m")
+    assert [s.strokes for s in steps] == [1, 2, 3]
+    assert model.rows == 3  # the first stroke's answer came from the cache
+    assert steps[0].digit is not None and steps[0].digit < steps[2].digit
+    assert strokes.timeline_text(steps).count("→") == 2
+
+
+def test_timeline_with_the_shipped_mlp_reads_a_one_then_a_seven():
+    model = nn.Model.load("weights/mlp.npz")
+    one = path([(150, 50), (135, 240)])
+    top = path([(70, 55), (150, 50)])
+    steps = strokes.stroke_timeline(model, [one, top])
+    assert [s.digit for s in steps] == [1, 7]
+    assert strokes.timeline_text(steps) == "1 → 7"
+    assert strokes.stroke_timeline(model, []) == []
+
+
+def test_request_bank_builds_in_the_background_and_reports_a_failure_once():
+    import threading
+
+    la.clear_banks()
+    rng = np.random.default_rng(9)
+    model = random_mlp(rng, 8)
+    go = threading.Event()
+
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        go.wait(10)
+        return rng.integers(0, 256, (40, 28, 28)).astype(np.uint8), np.arange(40) % 10
+
+    assert la.request_bank(model, load) is None  # started, not waited for
+    assert la.request_bank(model, load) is None  # still building: no second build
+    go.set()
+    for _ in range(200):
+        bank = la.cached_bank(model)
+        if bank is not None:
+            break
+        threading.Event().wait(0.05)
+    assert bank is not None and la.request_bank(model, load) is bank
+
+    other = model.copy()
+    other.layers[0].params["W"][0, 0] += 1.0
+
+    def missing() -> tuple[np.ndarray, np.ndarray]:
+        raise DataUnavailableError("no MNIST here")
+
+    assert la.request_bank(other, missing) is None
+    for _ in range(200):
+        try:
+            la.request_bank(other, missing)
+        except DataUnavailableError as exc:
+            assert "no MNIST" in str(exc)
+            break
+        threading.Event().wait(0.05)
+    else:
+        raise AssertionError("the failure was never reported")
+    with pytest.raises(DataUnavailableError):  # reported again, not retried at once
+        la.request_bank(other, missing)
+    la.clear_banks()

@@ -1,0 +1,253 @@
+"""Watch the network think: the network diagram with a unit picker, the training digits the
+drawing resembles, the answer after each stroke and an honest saliency map (Streamlit views
+over the pure ``digits.network``, ``digits.lookalikes``, ``digits.neurons`` and
+``digits.strokes``). Each view says in one sentence what it shows."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import streamlit as st
+
+from digits import lookalikes as la
+from digits import network, neurons, strokes
+from digits.data import DataError
+from digits.inference import as_probabilities
+from digits.pictures import digits_strip_html, signed_uri
+
+from . import canvas
+from .models import ModelEntry
+
+log = logging.getLogger(__name__)
+
+UNIT_KEY = "unit_picker"
+TIMELINE_CACHE = "stroke_timeline_cache"
+TIMELINE_CACHE_MAX = 400
+
+
+# ------------------------------------------------------------------------ training digits
+
+
+PREPARING = ("Reading 20 000 training digits with this network first (once per model, a few "
+             "seconds); they appear with your next stroke.")
+
+
+def bank(entry: ModelEntry, wait: bool = False) -> la.Bank | str:
+    """The model's look-alike bank (built once per model, shared by every session), or a
+    sentence saying why there is none yet: being built in the background (``wait=False``:
+    a stroke never waits for it) or no MNIST on this server."""
+    try:
+        ready = la.cached_bank(entry.model)
+        if ready is not None:
+            return ready
+        if not wait:
+            return la.request_bank(entry.model, la.training_digits) or PREPARING
+        with st.spinner("Reading 20 000 training digits with this network (once per model)…"):
+            return la.bank_for(entry.model, la.training_digits)
+    except DataError as exc:
+        log.warning("no MNIST for the look-alikes: %s", exc)
+        return ("This view needs the MNIST training digits, which this server cannot load "
+                f"right now ({exc}). Everything else works without them.")
+
+
+def warm_bank(entry: ModelEntry) -> None:
+    """Start building the model's bank in the background now (e.g. right after training or
+    loading it), so the look-alikes are ready by the first stroke."""
+    bank(entry, wait=False)
+
+
+# ---------------------------------------------------------------------------- the diagram
+
+
+def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
+                    probabilities: np.ndarray | None = None, *, picker: bool = True,
+                    width: int = 900, height: int = 540, font: int = 14,
+                    wait: bool = False) -> network.Diagram:
+    """The network for this drawing (container ``network_diagram``): the input, each hidden
+    layer's most important units, the outputs with the answer, and the strongest
+    connections; beside it, a unit picker showing what the chosen unit looks for.
+
+    Args:
+        x: (784,) the network's input; outputs: ``entry.model.activations(x[None])``.
+        probabilities: (10,) the answer's probabilities (computed from outputs if None).
+        picker: show the unit picker beside the diagram (off for presentation mode).
+        width, height, font: the SVG's coordinate size and text size (it scales to fit).
+        wait: wait for the model's training-digit bank instead of building it in the
+            background (the picker's top digits then appear on a later stroke).
+    """
+    model = entry.model
+    if probabilities is None:
+        probabilities = as_probabilities(model, outputs[-1])[0]
+    diagram = network.build_diagram(model, x, outputs, probabilities)
+    with st.container(key="network_diagram"):
+        st.caption(
+            f"How the network reached **{diagram.answer}**: each column is a layer, showing "
+            "only its units that did most for or against this answer (activation × outgoing "
+            "weight); lines carry what one unit sends the next, orange raising it and blue "
+            "lowering it.")
+        if picker and len(diagram.columns) > 2:
+            left, right = st.columns([3, 1], gap="medium")
+            with left:
+                st.markdown(network.diagram_svg(diagram, model, width, height, font),
+                            unsafe_allow_html=True)
+            with right:
+                unit_picker(entry, x, outputs, diagram, wait)
+        else:
+            st.markdown(network.diagram_svg(diagram, model, width, height, font),
+                        unsafe_allow_html=True)
+    return diagram
+
+
+def _unit_label(diagram: network.Diagram, option: tuple[int, int]) -> str:
+    layer, unit = option
+    col = next(c for c in diagram.columns if c.index == layer)
+    j = int(np.flatnonzero(col.units == unit)[0])
+    sign = "for" if col.contribution[j] > 0 else "against"
+    head = col.title.partition(" · ")[0]
+    what = "map" if col.kind == "conv" else "unit"
+    return f"{head}, {what} {unit} ({sign} {diagram.answer})"
+
+
+def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
+                diagram: network.Diagram, wait: bool = False) -> None:
+    """Choose one of the diagram's units; show its input-space picture, its activation and
+    the training digits that excite it most."""
+    options = [(c.index, int(u)) for c in diagram.columns if c.kind in ("dense", "conv")
+               for u in c.units]
+    if not options:
+        return
+    choice = st.selectbox("What does a unit look for?", options, key=UNIT_KEY,
+                          format_func=lambda o: _unit_label(diagram, o))
+    if choice is None or choice not in options:
+        choice = options[0]
+    ready = la.cached_bank(entry.model)
+    view = neurons.describe_unit(entry.model, x, outputs, choice[0], choice[1], ready)
+    show_unit(view)
+    if ready is None:
+        found = bank(entry, wait)
+        if isinstance(found, str):
+            st.caption(found)
+        else:
+            show_unit_digits(view, found)
+    else:
+        show_unit_digits(view, ready)
+
+
+def show_unit(view: neurons.UnitView) -> None:
+    """A unit's picture, what it is, and its activation now."""
+    with st.container(key="unit_view"):
+        silent = not np.any(view.picture)
+        how = ("Nothing in your drawing reaches this unit now, so its picture is blank."
+               if silent else view.how)
+        st.html(f'<img src="{signed_uri(view.picture)}" width="168" height="168" '
+                f'alt="what the unit looks for" style="image-rendering:pixelated;'
+                f'border:1px solid #ccc"/>')
+        st.caption(how)
+        st.markdown(f"Activation now: **{view.activation:.2f}** "
+                    f"(the {_ordinal(view.rank)} strongest of {view.total})")
+
+
+def show_unit_digits(view: neurons.UnitView, bank: la.Bank) -> None:
+    if not len(view.top_rows):
+        return
+    st.caption("The training digits that excite it most:")
+    st.html(digits_strip_html(bank.images[view.top_rows],
+                              [str(int(bank.labels[r])) for r in view.top_rows], size=40))
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+# --------------------------------------------------------------------------- look-alikes
+
+
+def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: int = 8,
+               size: int = 56, wait: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """The k training digits nearest to the drawing in the last hidden layer's space, with
+    their labels (container ``lookalikes``). Returns (rows, similarities), or None while the
+    model's bank is being built (``wait=False``) or without MNIST (the view says which)."""
+    with st.container(key="lookalikes"):
+        found = bank(entry, wait)
+        if isinstance(found, str):
+            st.caption("**It looks like these** · " + found)
+            return None
+        feature = la.features_of(entry.model, x, outputs)
+        rows, sims = la.nearest(found, feature, k)
+        answer = int(np.asarray(outputs[-1][0]).argmax())
+        labels = [int(found.labels[r]) for r in rows]
+        space = ("its input pixels" if la.feature_layer(entry.model) < 0 else
+                 f"the {feature.size} values of its last hidden layer")
+        st.caption(f"**It looks like these**: the {k} of {len(found.labels):,} MNIST training "
+                   f"digits closest to yours in what the network sees ({space}); a red frame "
+                   f"marks those labelled {answer}, its answer.")
+        st.html(digits_strip_html(found.images[rows], [str(v) for v in labels], size,
+                                  [v == answer for v in labels]))
+        return rows, sims
+
+
+# ------------------------------------------------------------------------------ timeline
+
+
+def stroke_timeline(entry: ModelEntry, final: int | None = None,
+                    objects: list[dict] | None = None, size: int = canvas.CANVAS_SIZE
+                    ) -> list[strokes.Step]:
+    """What the network said after each stroke of this drawing ("1 → 7 → 4"), from the
+    canvas's strokes (``canvas.strokes()`` unless given). ``final``: the answer for the
+    whole drawing as the page predicted it, shown for the last stroke. Costs one drawing and
+    prediction per new stroke (earlier ones are cached in the session)."""
+    objects = strokes.stroke_objects({"objects": canvas.strokes() if objects is None
+                                      else objects})
+    if not objects:
+        return []
+    cache = st.session_state.setdefault(TIMELINE_CACHE, {})
+    if len(cache) > TIMELINE_CACHE_MAX:
+        cache.clear()
+    steps = strokes.stroke_timeline(entry.model, objects, size, cache=cache,
+                                    model_key=entry.key)
+    if final is not None and steps:
+        steps[-1] = strokes.Step(steps[-1].strokes, int(final), steps[-1].confidence)
+    chips = []
+    for i, s in enumerate(steps):
+        last = i == len(steps) - 1
+        text = "·" if s.digit is None else str(s.digit)
+        style = ("background:#d62728;color:#fff;font-weight:700" if last
+                 else "background:#eef0f3;color:#31333f")
+        chips.append(f'<span title="after stroke {s.strokes}" style="{style};'
+                     f'border-radius:4px;padding:1px 7px">{text}</span>')
+    with st.container(key="stroke_timeline"):
+        st.html('<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px">'
+                '<span style="margin-right:4px">After each stroke:</span>'
+                + '<span style="color:#8a94a6">→</span>'.join(chips) + "</div>")
+    return steps
+
+
+# ------------------------------------------------------------------------------ saliency
+
+SALIENCY_CAPTIONS = {
+    "gradient_x_input": ("Gradient × input: your ink coloured by what each pixel does for "
+                         "the answer {digit}: orange pushes towards it, blue away; the empty "
+                         "background counts for nothing."),
+    "occlusion": ("Occlusion: how much the answer {digit} loses when each 4×4 patch of your "
+                  "ink is erased: orange patches matter for it, blue ones work against it."),
+}
+
+
+def saliency(entry: ModelEntry, x: np.ndarray, answer: int,
+             method: str = "gradient_x_input", width: int = 250) -> np.ndarray:
+    """A saliency map that shows what its caption says (container ``saliency``): gradient x
+    input (one backward pass) or occlusion of the user's ink (one batch of up to 49
+    predictions). Returns the (28, 28) values."""
+    if method not in SALIENCY_CAPTIONS:
+        raise ValueError(f"method expected one of {sorted(SALIENCY_CAPTIONS)}. "
+                         f"Received: method={method!r}")
+    if method == "occlusion":
+        values = network.occlusion(entry.model, x, answer).reshape(28, 28)
+    else:
+        values = network.gradient_x_input(entry.model, x, answer).reshape(28, 28)
+    with st.container(key="saliency"):
+        st.image(network.ink_saliency_rgb(values, x), width=width,
+                 caption=SALIENCY_CAPTIONS[method].format(digit=answer))
+    return values
