@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -255,3 +256,102 @@ def test_train_writes_weights_and_card_together_or_not_at_all(tmp_path, monkeypa
     assert card["weights_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert card["hyperparameters"]["seed"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pair.json", "pair.npz"]
+
+
+def load_predict_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("predict_script",
+                                                  ROOT / "scripts" / "predict.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def huge_weights_model(path: Path) -> nn.Model:
+    """784 -> 10 softmax with weights of 3e38: finite, but any ink overflows to inf, then NaN."""
+    model = nn.Model([nn.Dense(10, "softmax")], input_shape=(784,))
+    for key, param, _ in model.parameters():
+        param[...] = 3e38 if key.endswith("W") else 0
+    model.save(path)
+    return model
+
+
+def test_predict_refuses_a_model_with_non_finite_outputs(tmp_path, images):
+    weights = tmp_path / "huge.npz"
+    model = huge_weights_model(weights)
+    proc = run("predict.py", "--weights", str(weights), "--json", str(images["7"]))
+    assert proc.returncode == 2 and proc.stdout == ""  # no NaN printed, nothing to parse wrong
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    predict = load_predict_script()
+    x = np.zeros((2, 784), np.float32)
+    x[1, 400:402] = 1.0  # zeros pass (only the biases count); 2 x 3e38 overflows float32
+    with pytest.raises(predict.UnusableModel, match="NaN or infinite outputs"):
+        predict.probabilities_of(model, x, weights)
+
+
+def test_predict_json_is_always_valid_json(trained: Path, images):
+    proc = run("predict.py", "--weights", str(trained), "--json", str(images["7"]),
+               str(images["blank"]), str(images["text"]))
+    for line in proc.stdout.splitlines():
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in JSON output"))
+
+
+def test_predict_odd_files_one_line_each_and_the_rest_answered(trained: Path, images, tmp_path):
+    folder = tmp_path / "a folder.png"
+    folder.mkdir()
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # opened for reading, a FIFO would wait forever for a writer
+    long_name = tmp_path / ("x" * 300 + ".png")
+    bad = {folder: "is a folder", fifo: "is a FIFO", long_name: "file name is too long"}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "predict.py"), "--weights",
+                           str(trained), str(images["1"]), *map(str, bad), str(images["7"])],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == len(bad)
+    for line, (path, message) in zip(errors, bad.items(), strict=True):
+        assert str(path) in line and message in line and "no such file" not in line
+    answered = [line for line in proc.stdout.splitlines() if "no digit" not in line]
+    assert [line.split(": ")[0] for line in answered] == [str(images["1"]), str(images["7"])]
+
+
+def test_predict_permission_denied_is_one_line(trained: Path, images, monkeypatch, capsys):
+    import errno
+
+    from digits import images as image_files
+
+    predict = load_predict_script()
+    secret = images["0"]
+    real_open = image_files.os.open
+
+    def denied(name, *args, **kwargs):  # as root a 0000 file is readable, so the OS is faked
+        if Path(name) == secret:
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(image_files.os, "open", denied)
+    assert predict.main(["--weights", str(trained), str(secret), str(images["1"])]) == 1
+    out, err = capsys.readouterr()
+    assert err.strip() == f"predict.py: {secret}: permission denied (the file is not readable " \
+                          "by this user)"
+    assert f"\n{images['1']}: " in out  # the good image was still answered
+
+
+def test_predict_words_are_for_files(trained: Path, images):
+    proc = run("predict.py", "--weights", str(trained), str(images["blank"]))
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == (f"{images['blank']}: no digit (nothing to recognise: the "
+                                   "image is blank or nearly uniform)")
+    assert "draw" not in proc.stdout.lower()
+
+
+def test_predict_reads_an_exif_rotated_seven_as_seven(images, tmp_path):
+    upright = np.asarray(Image.open(images["7"]).convert("L"))
+    path = tmp_path / "rotated7.png"
+    exif = Image.Exif()
+    exif[0x0112] = 3  # "turn 180° to show": the pixels are stored upside down
+    Image.fromarray(np.rot90(upright, 2).copy()).save(path, exif=exif)
+    proc = run("predict.py", "--json", str(path))  # the shipped model
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["digit"] == 7
