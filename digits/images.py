@@ -133,8 +133,8 @@ def load_image(source: str | os.PathLike[str] | BinaryIO, *, max_bytes: int = MA
                 frames = getattr(img, "n_frames", 1)
                 if frames > 1:
                     raise ImageFileError(
-                        f"{label}: an animated image with {frames} frames; save the frame to "
-                        "recognise as a still image (PNG or JPEG)")
+                        f"{label}: an animated image of {frames} frames; save the frame to "
+                        "recognise as a still PNG or JPEG")
                 img.load()
                 upright = ImageOps.exif_transpose(img)
                 return _as_uint8(upright, label)

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             others = ", ".join(f"{i}: {p[i]:.1%}" for i in top3[1:])
             print(f"{row['path']}: {row['digit']} ({p[row['digit']]:.1%}; then {others})")
         else:
-            print(f"{row['path']}: no digit ({row.get('error', 'nothing to recognise')})")
+            reason = row.get("error", "nothing to recognise").removeprefix(f"{row['path']}: ")
+            print(f"{row['path']}: no digit ({reason})")
     return 1 if failed else 0
 
 

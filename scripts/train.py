@@ -7,6 +7,12 @@
 Writes NAME.npz (weights + config), NAME.json (the model card: architecture, hyperparameters,
 data source and hashes, test accuracy, per-class accuracy, confusion matrix, drawn-digit
 accuracy, seconds, versions, date) and NAME_curves.png / NAME_confusion.png.
+
+Every option is checked before any training: numbers get argparse-style messages, the network
+may have at most MAX_PARAMETERS weights (counted before anything is allocated), --validation
+and --limit must fit the data, and --out must be writable. The files are written to a staging
+folder beside --out and moved into place together once the card is complete: a failure at any
+point leaves the previous weights and card as they were.
 """
 
 from __future__ import annotations
@@ -22,10 +28,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np
+
 import nn
 from digits import card as cards
-from digits.data import DataError, load_mnist, sha256_file
-from digits.recipes import INPUT_SIZE, N_CLASSES, RECIPES, TrainConfig, train_model, with_overrides
+from digits.data import MNIST, DataError, load_mnist, sha256_file
+from digits.recipes import (
+    INPUT_SIZE,
+    N_CLASSES,
+    RECIPES,
+    TrainConfig,
+    TrainResult,
+    train_model,
+    with_overrides,
+)
 from nn.io import atomic_write_bytes
 
 MAX_SEED = 2**32 - 1
@@ -103,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
-def progress_bar(config: TrainConfig, quiet: bool):
+def progress_bar(quiet: bool):
     """A tqdm bar per epoch, driven by fit's callback."""
     from tqdm import tqdm
 
@@ -215,6 +231,21 @@ def replace_together(staged: list[Path], folder: Path) -> None:
         os.replace(plot, folder / plot.name)
 
 
+def remove_stale_staging(out: Path) -> None:
+    """Remove staging folders that runs killed while saving ``out`` left behind (their process
+    is gone); a running process's folder is left alone."""
+    for folder in out.parent.glob(f".{out.stem}.*.staging"):
+        pid = folder.name[len(out.stem) + 2:].split(".")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass  # alive, but another user's
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -253,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Training '{name}' ({args.recipe} recipe) on {data.source}{where}")
     started = time.perf_counter()
     try:
-        result = train_model(config, x_train, y_train, callback=progress_bar(config, args.quiet),
+        result = train_model(config, x_train, y_train, callback=progress_bar(args.quiet),
                              name=name, verbose=args.quiet)
     except nn.TrainingDiverged as exc:
         print(f"train.py: {exc}", file=sys.stderr)
@@ -262,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # Everything is written to a staging folder beside --out first and only moved into place
     # once the card is complete (see replace_together): both or neither.
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".staging", dir=args.out.parent))
+    remove_stale_staging(args.out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=".staging",
+                                    dir=args.out.parent))
     try:
         staged_weights = staging / args.out.name
         result.model.save(staged_weights, metadata={"name": name, "recipe": args.recipe})
@@ -283,8 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def build_card(args: argparse.Namespace, config: TrainConfig, data, result, model: nn.Model,
-               x_test, y_test, weights_file: Path) -> dict:
+def build_card(args: argparse.Namespace, config: TrainConfig, data: MNIST, result: TrainResult,
+               model: nn.Model, x_test: np.ndarray, y_test: np.ndarray, weights_file: Path
+               ) -> dict:
     """The model card: architecture, hyperparameters, where the data came from (package,
     version, file names and hashes; no path of this machine), the test and drawn-digit
     reports on the saved weights, history, versions."""
@@ -326,7 +360,7 @@ def build_card(args: argparse.Namespace, config: TrainConfig, data, result, mode
     return card
 
 
-def write_plots(card: dict, result, folder: Path, name: str) -> list[Path]:
+def write_plots(card: dict, result: TrainResult, folder: Path, name: str) -> list[Path]:
     """The training curves and the confusion matrix as PNGs in ``folder``; names in the card."""
     from digits.plots import plot_confusion, plot_history
 

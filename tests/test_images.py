@@ -57,7 +57,7 @@ def test_animated_gif_is_refused_with_its_frame_count(tmp_path: Path):
     path = tmp_path / "animated.gif"
     frames = [Image.fromarray(seven()), Image.fromarray(255 - seven())]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
-    with pytest.raises(ImageFileError, match="animated image with 2 frames; save the frame"):
+    with pytest.raises(ImageFileError, match="animated image of 2 frames; save the frame"):
         load_image(path)
 
 

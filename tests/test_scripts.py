@@ -355,3 +355,18 @@ def test_predict_reads_an_exif_rotated_seven_as_seven(images, tmp_path):
     proc = run("predict.py", "--json", str(path))  # the shipped model
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["digit"] == 7
+
+
+def test_train_removes_staging_left_by_a_killed_run(tmp_path):
+    train = load_train_script()
+    out = tmp_path / "m.npz"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".m.{dead}.abc123.staging"
+    stale.mkdir()
+    (stale / "m.npz").write_bytes(b"half a file")
+    alive = tmp_path / f".m.{os.getpid()}.def456.staging"
+    alive.mkdir()
+    assert train.main([*QUICK, "--no-drawn", "--out", str(out)]) == 0
+    assert not stale.exists() and alive.exists()  # a running process's folder is kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name, "m.json", "m.npz"]

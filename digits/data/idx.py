@@ -143,8 +143,7 @@ def load_idx_dir(idx_dir: str | Path) -> MNIST:
                 f"(uint8, {3 if kind == 'image' else 1} dimensions). Is it the right file?"
             )
         arrays[key] = arr
-    names = [p.name for p in paths.values()]
-    return full_mnist(arrays, f"idx files in {folder}", source=f"MNIST idx files "
-                      f"({', '.join(names)})", sha256={p.name: sha256_file(p)
-                                                        for p in paths.values()},
+    names = ", ".join(p.name for p in paths.values())
+    return full_mnist(arrays, f"idx files in {folder}", source=f"MNIST idx files ({names})",
+                      sha256={p.name: sha256_file(p) for p in paths.values()},
                       location=str(folder))
