@@ -10,6 +10,8 @@ import json
 import os
 import platform
 import sys
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +40,6 @@ def classification_report(model: nn.Model, X: np.ndarray, y: np.ndarray) -> dict
         "per_class_accuracy": [round(float(a), 4) for a in per_class],
         "confusion_matrix": C.tolist(),
     }
-
-
-def sha256_bytes(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def environment() -> dict[str, Any]:
@@ -86,13 +84,11 @@ DRAWN_PER_CLASS = 100
 
 def drawn_inputs(n_per_class: int = DRAWN_PER_CLASS, seed: int = DRAWN_SEED
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Our drawn-digit test set, preprocessed like the app's canvas: (n, 784) float32, (n,)."""
-    return _drawn_inputs_cached(n_per_class, seed)
+    """Our drawn-digit test set, preprocessed like the app's canvas: (n, 784) float32, (n,).
 
-
-def _drawn_inputs_cached(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Generating and preprocessing 1 000 drawings takes tens of seconds, so the result is kept
-    in memory and in the data cache folder, keyed by the code that makes it."""
+    Generating and preprocessing 1 000 drawings takes tens of seconds, so the result is kept
+    in memory and in the data cache folder, keyed by the code that makes it. A cache file
+    that cannot be read back exactly (truncated, a flipped byte, other arrays) is rebuilt."""
     key = (n_per_class, seed)
     if key in _DRAWN_CACHE:
         return _DRAWN_CACHE[key]
@@ -102,22 +98,32 @@ def _drawn_inputs_cached(n_per_class: int, seed: int) -> tuple[np.ndarray, np.nd
     code = hashlib.sha256(Path(drawn.__file__).read_bytes()
                           + Path(preprocess.__file__).read_bytes()).hexdigest()[:16]
     path = cache_dir() / f"drawn-{n_per_class}-{seed}-{code}.npz"
-    X = labels = None
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                X, labels = f["X"], f["labels"]
-        except (OSError, ValueError, KeyError):
-            X = None
-    if X is None or X.shape != (10 * n_per_class, 784):
+    cached = _read_drawn_cache(path, 10 * n_per_class)
+    if cached is None:
         images, labels = drawn.make_drawn_set(n_per_class, seed)
         X, _ = preprocess.preprocess_many(images, strict=True)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, X=X, labels=labels)
         with contextlib.suppress(OSError):  # a read-only cache folder only costs time
             atomic_write_bytes(path, buffer.getvalue())
+    else:
+        X, labels = cached
     X.setflags(write=False)
     _DRAWN_CACHE[key] = (X, labels)
+    return X, labels
+
+
+def _read_drawn_cache(path: Path, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(X (n, 784) float32, labels (n,) ints) from a drawn-set cache file, or None if it is
+    missing or damaged (the zip's CRCs catch a flipped byte, the shapes the rest)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            X, labels = f["X"], f["labels"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None
+    if (X.shape != (n, 784) or X.dtype != np.float32 or labels.shape != (n,)
+            or labels.dtype.kind not in "iu"):
+        return None
     return X, labels
 
 

@@ -7,8 +7,10 @@ transparent backgrounds), and all of them through one batched forward pass. Prin
 its probabilities per image; with --json one object per line:
 {"path": ..., "digit": int or null, "probabilities": [10 floats] or null}
 (null when there is nothing to recognise or the file cannot be read; then "error" says why).
-A file that cannot be read gets a one-line error on stderr; the others are still processed, and
-the exit status is 1 at the end.
+A file that cannot be read (missing, unreadable, a folder or FIFO, too large, not an image,
+animated, corrupt) gets a one-line error on stderr; the others are still answered, and the exit
+status is 1 at the end. A weights file that cannot be used, or a model whose outputs are not
+finite numbers, is refused with one line and exit status 2 (so the output never holds NaN).
 """
 
 from __future__ import annotations
@@ -23,9 +25,30 @@ import numpy as np
 import nn
 from digits.images import ImageFileError, load_image
 from digits.inference import class_probabilities
-from digits.preprocess import preprocess
+from digits.preprocess import EMPTY_MESSAGE, SPECK_MESSAGE, preprocess
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "mlp.npz"
+
+# The app's wording asks the visitor to draw; a file can only be described.
+NOTHING_TO_RECOGNISE = {
+    EMPTY_MESSAGE: "nothing to recognise: the image is blank or nearly uniform",
+    SPECK_MESSAGE: "nothing to recognise: the only ink is a dot or a speck",
+}
+
+
+class UnusableModel(ValueError):
+    """The model gives outputs that are not finite numbers."""
+
+
+def probabilities_of(model: nn.Model, X: np.ndarray, weights: Path) -> np.ndarray:
+    """(n, 784) -> (n, 10) probabilities; UnusableModel if any of them is NaN or infinite."""
+    with np.errstate(all="ignore"):  # overflow is reported below, in words
+        P = class_probabilities(model, X)
+    if not np.isfinite(P).all():
+        raise UnusableModel(
+            f"{weights}: the model gives NaN or infinite outputs (its weights are too large "
+            "or broken); retrain it or pass another --weights file")
+    return P
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         model = nn.Model.load(args.weights)
-    except ValueError as exc:
+        probabilities_of(model, np.zeros((1, 784), np.float32), args.weights)  # refuse early
+    except ValueError as exc:  # ModelFileError, UnusableModel
         print(f"predict.py: {exc}", file=sys.stderr)
         return 2
 
@@ -47,20 +71,24 @@ def main(argv: list[str] | None = None) -> int:
         row: dict = {"path": str(path), "digit": None, "probabilities": None}
         try:
             result = preprocess(load_image(path))
-        except ImageFileError as exc:
-            print(f"predict.py: {exc}", file=sys.stderr)
-            row["error"] = str(exc)
+        except (ImageFileError, ValueError) as exc:  # or an image preprocess cannot take
+            row["error"] = str(exc) if isinstance(exc, ImageFileError) else f"{path}: {exc}"
+            print(f"predict.py: {row['error']}", file=sys.stderr)
             failed = True
         else:
             if result.ok:
                 row["_index"] = len(vectors)
                 vectors.append(result.vector)
             else:
-                row["error"] = result.message
+                row["error"] = NOTHING_TO_RECOGNISE.get(result.message, result.message)
         rows.append(row)
 
     if vectors:
-        probabilities = class_probabilities(model, np.stack(vectors))  # one batched pass
+        try:
+            probabilities = probabilities_of(model, np.stack(vectors), args.weights)  # batched
+        except UnusableModel as exc:
+            print(f"predict.py: {exc}", file=sys.stderr)
+            return 2
         for row in rows:
             if "_index" in row:
                 p = probabilities[row.pop("_index")]
@@ -69,14 +97,15 @@ def main(argv: list[str] | None = None) -> int:
 
     for row in rows:
         if args.json:
-            print(json.dumps(row))
+            print(json.dumps(row, allow_nan=False))
         elif row["digit"] is not None:
             p = row["probabilities"]
             top3 = sorted(range(10), key=lambda i: -p[i])[:3]
             others = ", ".join(f"{i}: {p[i]:.1%}" for i in top3[1:])
             print(f"{row['path']}: {row['digit']} ({p[row['digit']]:.1%}; then {others})")
         else:
-            print(f"{row['path']}: no digit ({row.get('error', 'nothing to recognise')})")
+            reason = row.get("error", "nothing to recognise").removeprefix(f"{row['path']}: ")
+            print(f"{row['path']}: no digit ({reason})")
     return 1 if failed else 0
 
 

@@ -7,19 +7,43 @@
 Writes NAME.npz (weights + config), NAME.json (the model card: architecture, hyperparameters,
 data source and hashes, test accuracy, per-class accuracy, confusion matrix, drawn-digit
 accuracy, seconds, versions, date) and NAME_curves.png / NAME_confusion.png.
+
+Every option is checked before any training: numbers get argparse-style messages, the network
+may have at most MAX_PARAMETERS weights (counted before anything is allocated), --validation
+and --limit must fit the data, and --out must be writable. The files are written to a staging
+folder beside --out and moved into place together once the card is complete: a failure at any
+point leaves the previous weights and card as they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 import nn
 from digits import card as cards
-from digits.data import DataError, load_mnist
-from digits.recipes import RECIPES, TrainConfig, train_model, with_overrides
+from digits.data import MNIST, DataError, load_mnist, sha256_file
+from digits.recipes import (
+    INPUT_SIZE,
+    N_CLASSES,
+    RECIPES,
+    TrainConfig,
+    TrainResult,
+    train_model,
+    with_overrides,
+)
+from nn.io import atomic_write_bytes
+
+MAX_SEED = 2**32 - 1
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights, about 1 GB while training with Adam
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
@@ -33,6 +57,33 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return widths
 
 
+def whole_number(low: int, high: int | None = None):
+    """An argparse type: an integer in low..high (high None: no upper bound)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            wanted = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"expected a whole number {wanted}; "
+                                             f"received {text!r}")
+        return value
+
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number above 0; received {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Train a NumPy MLP on MNIST.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -44,16 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cnn: filters of each 3x3 conv + 2x2 max-pool block, e.g. 16,32")
     p.add_argument("--activation", choices=sorted(nn.ACTIVATIONS))
     p.add_argument("--optimizer", choices=sorted(nn.OPTIMIZERS))
-    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--lr", type=positive_number, help="learning rate")
     p.add_argument("--schedule", choices=["cosine", "constant"])
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--limit", type=int, help="use only the first N training images")
-    p.add_argument("--validation", type=int, help="hold out the last N training images")
+    p.add_argument("--batch-size", type=whole_number(1))
+    p.add_argument("--epochs", type=whole_number(1))
+    p.add_argument("--seed", type=whole_number(0, MAX_SEED))
+    p.add_argument("--limit", type=whole_number(1), help="use only the first N training images")
+    p.add_argument("--validation", type=whole_number(0),
+                   help="hold out the last N training images (at most a fifth of them)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="on-the-fly augmentation (shift, rotation, scale, shear, thickness)")
-    p.add_argument("--out", type=Path, default=Path("weights/mlp.npz"), help="weights file")
+    p.add_argument("--out", type=Path, default=Path("weights/mlp.npz"),
+                   help="weights file (.npz); the card and plots go beside it")
     p.add_argument("--data-dir", type=Path, help="MNIST cache folder (default: user cache)")
     p.add_argument("--idx-dir", type=Path, help="folder with the four MNIST idx files")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -63,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def progress_bar(config: TrainConfig, quiet: bool):
+
+def progress_bar(quiet: bool):
     """A tqdm bar per epoch, driven by fit's callback."""
     from tqdm import tqdm
 
@@ -94,8 +148,105 @@ def progress_bar(config: TrainConfig, quiet: bool):
     return callback
 
 
+def parameter_count(config: TrainConfig) -> int:
+    """Weights of the network ``recipes.build_model(config)`` builds, counted from the sizes
+    alone, so that a huge network is refused before anything is allocated. Raises ValueError
+    when the conv blocks pool the 28x28 input away."""
+    count, n_in = 0, INPUT_SIZE
+    if config.arch == "cnn":
+        channels, side = 1, 28
+        for filters in config.conv:
+            count += (channels * 9 + 1) * filters  # 3x3 "same" conv, then 2x2 max-pool
+            channels, side = filters, side // 2
+            if side == 0:
+                raise ValueError(f"--conv: {len(config.conv)} conv blocks pool a 28x28 image "
+                                 "to nothing; use at most 4")
+        n_in = channels * side * side
+    for width in (*config.hidden, N_CLASSES):
+        count += (n_in + 1) * width
+        n_in = width
+    return count
+
+
+def destination_problem(out: Path) -> str | None:
+    """Why the weights, card and plots cannot be written at ``out``, or None. Checked before
+    training, so that no training time is spent on a run whose result cannot be kept."""
+    if out.is_dir():
+        return f"--out {out} is a folder; give a file name such as {out / 'model.npz'}"
+    if out.suffix != ".npz":
+        return f"--out expected a file name ending in .npz (the card goes beside it as .json); " \
+               f"received {out}"
+    if out.exists() and not out.is_file():
+        return f"--out {out} exists and is not a regular file"
+    existing = next(p for p in out.parents if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        return f"--out {out}: {existing} is not a folder"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        return f"--out {out}: cannot write in the folder {out.parent} ({exc.strerror or exc})"
+    return None
+
+
+def sizes_problem(config: TrainConfig, n_images: int) -> str | None:
+    """Why ``config``'s validation and limit do not fit ``n_images`` training images, or None."""
+    most = n_images // 5
+    if config.validation > most:
+        return (f"--validation: at most {most} (a fifth of the {n_images} training images) can "
+                f"be held out; received {config.validation}")
+    left = n_images - config.validation
+    if config.limit is not None and config.limit > left:
+        return (f"--limit: {left} training images are left after holding out "
+                f"{config.validation} for validation; received {config.limit}")
+    return None
+
+
+def replace_together(staged: list[Path], folder: Path) -> None:
+    """Move staged files (card first, then weights, then plots) from the staging folder into
+    ``folder``, as a pair: both or neither.
+
+    Everything was computed, written and read back before this is called, so any earlier
+    failure leaves the previous weights and card as they were (neither). The renames are in
+    the same folder tree, hence atomic each; the card goes first because it is small: if the
+    weights' rename then fails, the old card (kept in memory) is put back, so an exception
+    never leaves a card that describes other weights (both or neither). Only a crash in the
+    microseconds between the two renames could; the card's ``weights_sha256`` tells then."""
+    card, weights, *plots = staged
+    card_target = folder / card.name
+    old_card = card_target.read_bytes() if card_target.is_file() else None
+    os.replace(card, card_target)
+    try:
+        os.replace(weights, folder / weights.name)
+    except BaseException:
+        if old_card is None:
+            card_target.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(card_target, old_card)
+        raise
+    for plot in plots:
+        os.replace(plot, folder / plot.name)
+
+
+def remove_stale_staging(out: Path) -> None:
+    """Remove staging folders that runs killed while saving ``out`` left behind (their process
+    is gone); a running process's folder is left alone."""
+    for folder in out.parent.glob(f".{out.stem}.*.staging"):
+        pid = folder.name[len(out.stem) + 2:].split(".")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass  # alive, but another user's
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         config = with_overrides(
             RECIPES[args.recipe], arch=args.arch, conv=args.conv, hidden=args.hidden,
@@ -104,9 +255,18 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, limit=args.limit,
             validation=args.validation, augment=args.augment,
         )
+        if config.arch == "cnn" and not config.conv:
+            raise ValueError("--arch cnn needs --conv, e.g. --conv 16,32")
+        weights = parameter_count(config)
     except ValueError as exc:
-        print(f"train.py: {exc}", file=sys.stderr)
-        return 2
+        parser.error(str(exc))
+    if weights > MAX_PARAMETERS:
+        parser.error(f"the network would have {weights:,} weights; the limit is "
+                     f"{MAX_PARAMETERS:,} (about 1 GiB while training). Use narrower --hidden "
+                     "layers or fewer --conv filters")
+    problem = destination_problem(args.out)
+    if problem:
+        parser.error(problem)
     try:
         data = load_mnist(data_dir=args.data_dir, idx_dir=args.idx_dir)
     except DataError as exc:
@@ -114,26 +274,58 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     x_train, y_train = data.flat("train")
     x_test, y_test = data.flat("test")
+    problem = sizes_problem(config, len(x_train))
+    if problem:
+        parser.error(problem)
     name = args.out.stem
-    print(f"Training '{name}' ({args.recipe} recipe) on {data.source}")
+    where = f" (read from {data.location})" if data.location else ""
+    print(f"Training '{name}' ({args.recipe} recipe) on {data.source}{where}")
     started = time.perf_counter()
     try:
-        result = train_model(config, x_train, y_train, callback=progress_bar(config, args.quiet),
+        result = train_model(config, x_train, y_train, callback=progress_bar(args.quiet),
                              name=name, verbose=args.quiet)
     except nn.TrainingDiverged as exc:
         print(f"train.py: {exc}", file=sys.stderr)
         return 1
     print(result.model.summary())
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result.model.save(args.out, metadata={"name": name, "recipe": args.recipe})
-    model = nn.Model.load(args.out)  # every number below is measured on the saved weights
+    # Everything is written to a staging folder beside --out first and only moved into place
+    # once the card is complete (see replace_together): both or neither.
+    remove_stale_staging(args.out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=".staging",
+                                    dir=args.out.parent))
+    try:
+        staged_weights = staging / args.out.name
+        result.model.save(staged_weights, metadata={"name": name, "recipe": args.recipe})
+        model = nn.Model.load(staged_weights)  # every number below is measured on these weights
+        card = build_card(args, config, data, result, model, x_test, y_test, staged_weights)
+        plots = [] if args.no_plots else write_plots(card, result, staging, name)
+        card["total_seconds"] = round(time.perf_counter() - started, 1)
+        staged_card = staging / f"{name}.json"
+        cards.write_card(staged_card, card)
+        replace_together([staged_card, staged_weights, *plots], args.out.parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    card_path = args.out.with_suffix(".json")
+    line = f"test accuracy {card['test_accuracy']:.4f}"
+    if "drawn_accuracy" in card:
+        line += f", drawn-digit accuracy {card['drawn_accuracy']:.4f}"
+    print(f"{line}; trained in {result.seconds:.1f} s. Wrote {args.out} and {card_path}")
+    return 0
+
+
+def build_card(args: argparse.Namespace, config: TrainConfig, data: MNIST, result: TrainResult,
+               model: nn.Model, x_test: np.ndarray, y_test: np.ndarray, weights_file: Path
+               ) -> dict:
+    """The model card: architecture, hyperparameters, where the data came from (package,
+    version, file names and hashes; no path of this machine), the test and drawn-digit
+    reports on the saved weights, history, versions."""
     test = cards.classification_report(model, x_test, y_test)
     card = {
-        "name": name,
+        "name": args.out.stem,
         "created": cards.now_iso(),
         "weights_file": args.out.name,
-        "weights_sha256": cards.sha256_bytes(args.out),
+        "weights_sha256": sha256_file(weights_file),
         "recipe": args.recipe,
         "architecture": {
             "summary": model.summary(),
@@ -163,22 +355,18 @@ def main(argv: list[str] | None = None) -> int:
         drawn = cards.drawn_report(model)
         card["drawn_accuracy"] = drawn["accuracy"]
         card["drawn"] = drawn
-    if not args.no_plots:
-        from digits.plots import plot_confusion, plot_history
+    return card
 
-        curves = args.out.with_name(f"{name}_curves.png")
-        confusion = args.out.with_name(f"{name}_confusion.png")
-        plot_history(result.history.as_dict(), curves, title=name)
-        plot_confusion(test["confusion_matrix"], confusion)
-        card["plots"] = [curves.name, confusion.name]
-    card["total_seconds"] = round(time.perf_counter() - started, 1)
-    card_path = args.out.with_suffix(".json")
-    cards.write_card(card_path, card)
-    line = f"test accuracy {test['accuracy']:.4f}"
-    if "drawn_accuracy" in card:
-        line += f", drawn-digit accuracy {card['drawn_accuracy']:.4f}"
-    print(f"{line}; trained in {result.seconds:.1f} s. Wrote {args.out} and {card_path}")
-    return 0
+
+def write_plots(card: dict, result: TrainResult, folder: Path, name: str) -> list[Path]:
+    """The training curves and the confusion matrix as PNGs in ``folder``; names in the card."""
+    from digits.plots import plot_confusion, plot_history
+
+    curves, confusion = folder / f"{name}_curves.png", folder / f"{name}_confusion.png"
+    plot_history(result.history.as_dict(), curves, title=name)
+    plot_confusion(card["confusion_matrix"], confusion)
+    card["plots"] = [curves.name, confusion.name]
+    return [curves, confusion]
 
 
 if __name__ == "__main__":

