@@ -19,7 +19,8 @@ import statistics
 import time
 
 from digits.data import load_mnist
-from digits.runner import DEFAULT_CONFIG, Dataset, TrainingRunner, training_job
+from digits.jobs import DEFAULT_CONFIG, Dataset, training_job
+from digits.runner import TrainingRunner
 
 
 def run_once(data: Dataset) -> dict[str, float]:
