@@ -521,7 +521,7 @@ def _deform(strokes: list[Stroke], rng: np.random.Generator, hand: Hand = Hand()
         p[:, 0] += slant * (1.0 - p[:, 1])
         p[:, 0] *= aspect
         p = (p - 0.5) @ rot.T + 0.5
-        if len(p) > 6:
+        if len(p) > 12:  # at least the smoothing kernel's length
             # tremor: smoothed noise along the stroke (wavelength ~ 5-10 % of the height)
             noise = rng.normal(0, 1, size=p.shape)
             kernel = np.hanning(13)
@@ -681,10 +681,19 @@ def _render(
         appearance = APPEARANCES[int(rng.integers(len(APPEARANCES)))]
     if size is None:
         size = (280, 280) if rng.random() < 0.6 else _SIZES[int(rng.integers(len(_SIZES)))]
+    strokes = _deform(styles[style](rng), rng, hand)
+    image, pen, height_frac = _place(strokes, rng, appearance, size, pen, height_frac)
+    return image, style, appearance, pen, height_frac
+
+
+def _place(strokes: list[Stroke], rng: np.random.Generator, appearance: str,
+           size: tuple[int, int], pen: float | None, height_frac: float | None
+           ) -> tuple[np.ndarray, float, float]:
+    """Scale and place unit-box strokes on a canvas, draw them, and give them an appearance.
+
+    Returns (image, pen width in canvas px, height_frac)."""
     h, w = size
     unit = min(h, w) / 280.0  # canvas pixels per "280-canvas pixel"
-
-    strokes = _deform(styles[style](rng), rng, hand)
     pts = np.concatenate(strokes)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     ext = np.maximum(hi - lo, 1e-6)
@@ -704,7 +713,7 @@ def _render(
     y0 = rng.uniform(margin, max(margin, h - margin - size_px[1]))
     placed = [(s - lo) * scale + [x0, y0] for s in strokes]
     mask = _rasterise(placed, (h, w), pen)
-    return _appear(mask, appearance, rng), style, appearance, float(pen), float(height_frac)
+    return _appear(mask, appearance, rng), float(pen), float(height_frac)
 
 
 def make_drawn_samples(n_per_class: int = 100, seed: int = 0) -> list[DrawnSample]:
