@@ -26,7 +26,8 @@ import nn
 
 from .inference import class_probabilities
 
-__all__ = ["accuracy_table", "hard_inputs", "nondigit_inputs", "recognition_report"]
+__all__ = ["accuracy_table", "card_fields", "hard_inputs", "nondigit_inputs",
+           "recognition_report"]
 
 HARD_PER_CLASS = 100
 NONDIGIT_COUNT = 1000
@@ -125,30 +126,32 @@ def accuracy_table(predicted: np.ndarray, labels: np.ndarray, shapes: np.ndarray
 
 
 def recognition_report(model: nn.Model, parts: tuple[str, ...] = ("dev", "test"),
-                       *, temperature: float | None = None,
-                       thresholds: dict[str, float] | None = None) -> dict[str, Any]:
-    """What a card reports about drawings, per part: accuracy per digit/shape/condition and,
-    when the model's verdict settings are given (or stored on the model), the share of
-    drawn digits answered ``digit``, right among those, the share of non-digits answered
-    ``digit``, and the expected calibration error on the drawn digits."""
+                       settings: Any = None) -> dict[str, Any]:
+    """What a card reports about drawings, per part: accuracy per digit/shape/condition, the
+    share of drawn digits answered ``digit`` (and right among those), the share of generated
+    non-digits answered ``digit`` (per kind), and the expected calibration error on the drawn
+    digits, with the model's verdict settings (or ``settings``). Drawings that preprocessing
+    rejects count as wrong and as answered ``nothing``."""
     from . import calibration, verdict
 
-    settings = verdict.settings_for(model, temperature=temperature, thresholds=thresholds)
+    settings = settings or verdict.settings_for(model)
     out: dict[str, Any] = {}
     for part in parts:
         hard = hard_inputs(part)
-        P = class_probabilities(model, hard["X"])
-        entry = accuracy_table(P.argmax(1), hard["labels"], hard["shapes"], hard["conditions"])
-        Pc = calibration.apply_temperature(P, settings.temperature)
-        entry["ece"] = round(calibration.expected_calibration_error(Pc, hard["labels"]), 4)
-        kinds = verdict.verdict_kinds(Pc, settings)
+        ok, labels = hard["ok"], hard["labels"]
+        Pc = calibration.apply_temperature(class_probabilities(model, hard["X"]),
+                                           settings.temperature)
+        predicted = np.where(ok, Pc.argmax(1), -1)
+        entry = accuracy_table(predicted, labels, hard["shapes"], hard["conditions"])
+        entry["ece"] = round(calibration.expected_calibration_error(Pc[ok], labels[ok]), 4)
+        kinds = np.where(ok, verdict.verdict_kinds(Pc, settings), "nothing")
         answered = kinds == "digit"
         entry["answered_digit"] = round(float(answered.mean()), 4)
-        right = Pc.argmax(1) == hard["labels"]
+        right = predicted == labels
         entry["right_when_answered"] = (round(float(right[answered].mean()), 4)
                                         if answered.any() else None)
-        entry["verdicts"] = {k: round(float((kinds == k).mean()), 4)
-                             for k in ("digit", "unsure", "not_a_digit")}
+        entry["verdicts"] = {k: round(float((kinds == k).mean()), 4) for k in verdict.KINDS}
+        entry["answered_digit_per_condition"] = _shares(answered, hard["conditions"])
         non = nondigit_inputs(part)
         Pn = calibration.apply_temperature(class_probabilities(model, non["X"]),
                                            settings.temperature)
@@ -156,8 +159,46 @@ def recognition_report(model: nn.Model, parts: tuple[str, ...] = ("dev", "test")
         entry["nondigits"] = {
             "examples": len(Pn),
             "answered_digit": round(float((nkinds == "digit").mean()), 4),
+            "verdicts": {k: round(float((nkinds == k).mean()), 4) for k in verdict.KINDS[:3]},
             "per_kind_answered_digit": _shares(nkinds == "digit", non["kinds"]),
         }
         out[part] = entry
     out["settings"] = settings.as_dict()
     return out
+
+
+def card_fields(model: nn.Model, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
+    """The recognition figures of a model card (computed on the given model's stored verdict
+    settings): calibration on MNIST test, and :func:`recognition_report` with a summary of the
+    held-out (test) parts at the top level."""
+    from . import calibration, verdict
+
+    settings = verdict.settings_for(model)
+    P = class_probabilities(model, x_test)
+    report = recognition_report(model, settings=settings)
+    test = report["test"]
+    return {
+        "verdict": settings.as_dict(),
+        "calibration": {
+            "temperature": settings.temperature,
+            "ece_mnist_test": round(calibration.expected_calibration_error(
+                calibration.apply_temperature(P, settings.temperature), y_test), 4),
+            "ece_mnist_test_uncalibrated": round(
+                calibration.expected_calibration_error(P, y_test), 4),
+            "ece_drawn_test": test["ece"],
+            "bins": 15,
+            "measured": "expected calibration error, 15 equal-width confidence bins, of the "
+                        "temperature-scaled probabilities",
+        },
+        "drawn_test_accuracy": test["accuracy"],
+        "drawn_test_answered_digit": test["answered_digit"],
+        "drawn_test_right_when_answered": test["right_when_answered"],
+        "nondigit_test_answered_digit": test["nondigits"]["answered_digit"],
+        "hard_drawn": report,
+        "hard_drawn_set": {"generator": "digits.hard_drawn.make_hard_samples",
+                           "n_per_class": HARD_PER_CLASS,
+                           "non_digits": "digits.nondigits.make_nondigits",
+                           "non_digit_count": NONDIGIT_COUNT,
+                           "note": "test parts: other seeds, test-only shapes and condition, "
+                                   "other non-digit generators; never tuned on"},
+    }
