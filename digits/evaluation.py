@@ -72,38 +72,43 @@ def cached_arrays(name: str, modules: tuple, make: Callable[[], dict[str, np.nda
     return arrays
 
 
-def hard_inputs(part: str, n_per_class: int = HARD_PER_CLASS, seed: int | None = None
-                ) -> dict[str, np.ndarray]:
+def _size_key(size: tuple[int, int] | None) -> str:
+    return "any" if size is None else f"{size[0]}x{size[1]}"
+
+
+def hard_inputs(part: str, n_per_class: int = HARD_PER_CLASS, seed: int | None = None,
+                size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
     """The hard drawn set's part as ``{"X": (n, 784) float32, "ok": (n,) bool, "labels": (n,)
     int64, "shapes": (n,) str, "conditions": (n,) str}``; ``ok`` is False (and the row of X
     zero) where preprocessing found nothing to recognise: such drawings count as wrong."""
     from . import drawn, hard_drawn, preprocess
 
     def make() -> dict[str, np.ndarray]:
-        samples = hard_drawn.make_hard_samples(part, n_per_class, seed)
+        samples = hard_drawn.make_hard_samples(part, n_per_class, seed, size)
         X, results = preprocess.preprocess_many([s.image for s in samples])
         return {"X": X, "ok": np.array([r.ok for r in results], dtype=bool),
                 "labels": np.array([s.label for s in samples], dtype=np.int64),
                 "shapes": np.array([f"{s.label}/{s.shape}" for s in samples]),
                 "conditions": np.array([s.condition for s in samples])}
 
-    return cached_arrays(f"hard-{part}-{n_per_class}-{seed}", (drawn, hard_drawn, preprocess),
-                         make)
+    return cached_arrays(f"hard-{part}-{n_per_class}-{seed}-{_size_key(size)}",
+                         (drawn, hard_drawn, preprocess), make)
 
 
-def nondigit_inputs(part: str, n: int = NONDIGIT_COUNT, seed: int | None = None
-                    ) -> dict[str, np.ndarray]:
+def nondigit_inputs(part: str, n: int = NONDIGIT_COUNT, seed: int | None = None,
+                    size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
     """The non-digit set's part as ``{"X": (m, 784) float32, "kinds": (m,) str}``; drawings
     that preprocessing rejects as nothing to recognise (specks) are left out."""
-    from . import drawn, nondigits, preprocess
+    from . import drawn, hard_drawn, nondigits, preprocess
 
     def make() -> dict[str, np.ndarray]:
-        samples = nondigits.make_nondigits(part, n, seed)
+        samples = nondigits.make_nondigits(part, n, seed, size)
         X, results = preprocess.preprocess_many([s.image for s in samples])
         keep = np.array([r.ok for r in results], dtype=bool)
         return {"X": X[keep], "kinds": np.array([s.kind for s in samples])[keep]}
 
-    return cached_arrays(f"nondigit-{part}-{n}-{seed}", (drawn, nondigits, preprocess), make)
+    return cached_arrays(f"nondigit-{part}-{n}-{seed}-{_size_key(size)}",
+                         (drawn, hard_drawn, nondigits, preprocess), make)
 
 
 def _shares(correct: np.ndarray, groups: np.ndarray) -> dict[str, float]:

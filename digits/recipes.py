@@ -47,6 +47,11 @@ class TrainConfig:
     augment: bool = True
     augment_params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
+    # Extra training data (issue 13), generated from the *development* styles only, with their
+    # own seeds: drawn digits of the hard set's dev shapes and conditions, and non-digits of the
+    # dev generators with a uniform target (outlier exposure: "no digit is more likely").
+    drawn_train: int = 0
+    outlier_train: int = 0
 
     def __post_init__(self) -> None:
         if self.arch not in ("mlp", "cnn"):
@@ -62,6 +67,10 @@ class TrainConfig:
         for name in ("batch_size", "epochs"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} expected a positive integer. "
+                                 f"Received: {getattr(self, name)!r}")
+        for name in ("drawn_train", "outlier_train"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} expected an integer >= 0. "
                                  f"Received: {getattr(self, name)!r}")
         if self.limit is not None and self.limit <= 0:
             raise ValueError(f"limit expected a positive integer. Received: {self.limit!r}")
@@ -168,6 +177,9 @@ def train_model(
         nn.TrainingDiverged when the loss becomes NaN/inf (the model keeps its last good weights).
     """
     X, y, X_val, y_val = split_training_data(x_train, y_train, config)
+    targets: np.ndarray = y
+    if config.drawn_train or config.outlier_train:
+        X, targets = with_generated_data(X, y, config)
     model = model if model is not None else build_model(config, name)
     optimizer = nn.get_optimizer(config.optimizer, config.lr, weight_decay=config.weight_decay)
     base_lr = config.lr
@@ -185,12 +197,53 @@ def train_model(
     augment = partial(augment_batch, **config.augment_params) if config.augment else None
     start = time.perf_counter()
     history = nn.fit(
-        model, X, y, config.batch_size, config.epochs, config.lr,
+        model, X, targets, config.batch_size, config.epochs, config.lr,
         optimizer=optimizer, loss=config.loss, seed=config.seed, verbose=verbose,
         validation_data=(X_val, y_val) if len(X_val) else None,
         callback=on_progress, augment=augment,
     )
     return TrainResult(model, history, time.perf_counter() - start, len(X), len(X_val))
+
+
+DRAWN_TRAIN_SEED = 424242
+OUTLIER_TRAIN_SEED = 515151
+
+
+def generated_training_data(drawn: int, outliers: int) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    """Generated training inputs from the dev styles only (cached): ``drawn`` hard-set digits
+    (dev shapes and conditions, seed ``DRAWN_TRAIN_SEED``, 140×140 canvases for speed) and
+    ``outliers`` non-digits (dev generators, seed ``OUTLIER_TRAIN_SEED``).
+
+    Returns (X_drawn (drawn', 784), y_drawn (drawn',), X_outliers (outliers', 784)); drawings
+    that preprocessing rejects are left out, so drawn' <= drawn and outliers' <= outliers."""
+    from . import evaluation
+
+    per_class = -(-drawn // 10)
+    if per_class:
+        hard = evaluation.hard_inputs("dev", per_class, seed=DRAWN_TRAIN_SEED, size=(140, 140))
+        ok = hard["ok"]
+        X_d, y_d = hard["X"][ok][:drawn], hard["labels"][ok][:drawn]
+    else:
+        X_d, y_d = np.zeros((0, INPUT_SIZE), np.float32), np.zeros(0, np.int64)
+    if outliers:
+        X_o = evaluation.nondigit_inputs("dev", outliers, seed=OUTLIER_TRAIN_SEED,
+                                         size=(140, 140))["X"]
+    else:
+        X_o = np.zeros((0, INPUT_SIZE), np.float32)
+    return X_d, y_d, X_o
+
+
+def with_generated_data(X: np.ndarray, y: np.ndarray, config: TrainConfig
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST (X (n, 784), y (n,)) plus the config's generated data, as (X', T') with soft
+    targets T' (n', 10): one-hot rows for digits, 1/10 everywhere for non-digits."""
+    X_d, y_d, X_o = generated_training_data(config.drawn_train, config.outlier_train)
+    labels = np.concatenate([y, y_d]).astype(np.int64)
+    T = np.zeros((len(labels) + len(X_o), N_CLASSES), dtype=np.float32)
+    T[np.arange(len(labels)), labels] = 1.0
+    T[len(labels):] = 1.0 / N_CLASSES
+    return np.concatenate([X, X_d, X_o]).astype(np.float32, copy=False), T
 
 
 def with_overrides(config: TrainConfig, **overrides: Any) -> TrainConfig:

@@ -3,10 +3,14 @@
     python scripts/predict.py [--weights weights/mlp.npz] [--json] IMAGE...
 
 Each image goes through the same preprocessing as the app's canvas (any size, either polarity,
-transparent backgrounds), and all of them through one batched forward pass. Prints the digit and
-its probabilities per image; with --json one object per line:
-{"path": ..., "digit": int or null, "probabilities": [10 floats] or null}
-(null when there is nothing to recognise or the file cannot be read; then "error" says why).
+transparent backgrounds), and all of them through one batched forward pass. Prints the verdict
+in words per image ("7 (98.2% sure)", "unsure: 4 or 9", "not a digit", "nothing to recognise");
+with --json one object per line:
+{"path": ..., "digit": int or null, "verdict": "digit" | "unsure" | "not_a_digit" | "nothing",
+ "confidence": float or null, "candidates": [ints], "probabilities": [10 floats] or null}
+"digit" is the most probable class, "confidence" its calibrated probability and "probabilities"
+the calibrated ones (digits.verdict: the model's stored temperature and thresholds); null when
+there is nothing to recognise or the file cannot be read (then "error" says why).
 A file that cannot be read gets a one-line error on stderr; the others are still processed, and
 the exit status is 1 at the end.
 """
@@ -24,10 +28,24 @@ import numpy as np
 
 import nn
 from digits.images import ImageFileError, load_image
-from digits.inference import class_probabilities
 from digits.preprocess import preprocess
+from digits.verdict import judge
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "mlp.npz"
+
+
+def in_words(row: dict) -> str:
+    """The plain-text answer for one row of the JSON output."""
+    p, kind = row["probabilities"], row["verdict"]
+    if kind == "nothing":
+        return f"nothing to recognise ({row.get('error', 'no digit')})"
+    if kind == "digit":
+        return f"{row['digit']} ({row['confidence']:.1%} sure)"
+    shares = ", ".join(f"{i}: {p[i]:.0%}" for i in row["candidates"])
+    if kind == "unsure":
+        digits = [str(i) for i in row["candidates"]]
+        return f"unsure: {', '.join(digits[:-1])} or {digits[-1]} ({shares})"
+    return f"not a digit (closest: {shares})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     vectors: list[np.ndarray] = []
     failed = False
     for path in args.images:
-        row: dict = {"path": str(path), "digit": None, "probabilities": None}
+        row: dict = {"path": str(path), "digit": None, "verdict": "nothing", "confidence": None,
+                     "candidates": [], "probabilities": None}
         try:
             result = preprocess(load_image(path))
         except ImageFileError as exc:
@@ -62,23 +81,21 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
 
     if vectors:
-        probabilities = class_probabilities(model, np.stack(vectors))  # one batched pass
+        X = np.stack(vectors)
+        outputs = model.predict(X)  # one batched pass
         for row in rows:
             if "_index" in row:
-                p = probabilities[row.pop("_index")]
-                row["digit"] = int(p.argmax())
-                row["probabilities"] = [round(float(v), 6) for v in p]
+                i = row.pop("_index")
+                v = judge(model, X[i], outputs[i])
+                row.update(digit=v.digit, verdict=v.kind, confidence=round(v.confidence, 6),
+                           candidates=list(v.candidates),
+                           probabilities=[round(float(p), 6) for p in v.probabilities])
 
     for row in rows:
         if args.json:
             print(json.dumps(row))
-        elif row["digit"] is not None:
-            p = row["probabilities"]
-            top3 = sorted(range(10), key=lambda i: -p[i])[:3]
-            others = ", ".join(f"{i}: {p[i]:.1%}" for i in top3[1:])
-            print(f"{row['path']}: {row['digit']} ({p[row['digit']]:.1%}; then {others})")
         else:
-            print(f"{row['path']}: no digit ({row.get('error', 'nothing to recognise')})")
+            print(f"{row['path']}: {in_words(row)}")
     return 1 if failed else 0
 
 

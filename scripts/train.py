@@ -6,7 +6,9 @@
 
 Writes NAME.npz (weights + config), NAME.json (the model card: architecture, hyperparameters,
 data source and hashes, test accuracy, per-class accuracy, confusion matrix, drawn-digit
-accuracy, seconds, versions, date) and NAME_curves.png / NAME_confusion.png.
+accuracy, seconds, versions, date; the hard drawn set's accuracy per style, the verdict shares
+and the calibration error) and NAME_curves.png / NAME_confusion.png / NAME_reliability.png.
+The temperature and verdict thresholds (``digits.verdict.calibrate``) are saved in the weights.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nn
 from digits import card as cards
+from digits import evaluation, verdict
 from digits.data import DataError, load_mnist
-from digits.recipes import RECIPES, TrainConfig, train_model, with_overrides
+from digits.recipes import RECIPES, TrainConfig, split_training_data, train_model, with_overrides
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
@@ -96,6 +99,23 @@ def progress_bar(config: TrainConfig, quiet: bool):
     return callback
 
 
+def reliability_plot(model: nn.Model, x_test, y_test, out: Path, name: str) -> str:
+    """NAME_reliability.png: calibrated confidence against accuracy on MNIST test and on the
+    hard drawn test part; returns the file name."""
+    from digits.calibration import apply_temperature, plot_reliability
+    from digits.inference import class_probabilities
+
+    t = verdict.settings_for(model).temperature
+    hard = evaluation.hard_inputs("test")
+    ok = hard["ok"]
+    curves = {"MNIST test": (apply_temperature(class_probabilities(model, x_test), t), y_test),
+              "drawn test": (apply_temperature(class_probabilities(model, hard["X"][ok]), t),
+                             hard["labels"][ok])}
+    path = out.with_name(f"{name}_reliability.png")
+    plot_reliability(curves, path, title=f"{name}: reliability (T = {t:g})")
+    return path.name
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -128,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     print(result.model.summary())
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    result.model.save(args.out, metadata={"name": name, "recipe": args.recipe})
+    if not args.no_drawn:  # temperature and verdict thresholds, saved with the weights
+        _, _, x_val, y_val = split_training_data(x_train, y_train, config)
+        verdict.calibrate(result.model, x_val, y_val)
+    result.model.save(args.out, metadata={"name": name, "recipe": args.recipe,
+                                          **result.model.metadata})
     model = nn.Model.load(args.out)  # every number below is measured on the saved weights
     test = cards.classification_report(model, x_test, y_test)
     card = {
@@ -165,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         drawn = cards.drawn_report(model)
         card["drawn_accuracy"] = drawn["accuracy"]
         card["drawn"] = drawn
+        card.update(evaluation.card_fields(model, x_test, y_test))
     if not args.no_plots:
         from digits.plots import plot_confusion, plot_history
 
@@ -173,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         plot_history(result.history.as_dict(), curves, title=name)
         plot_confusion(test["confusion_matrix"], confusion)
         card["plots"] = [curves.name, confusion.name]
+        if not args.no_drawn:
+            card["plots"].append(reliability_plot(model, x_test, y_test, args.out, name))
     card["total_seconds"] = round(time.perf_counter() - started, 1)
     card_path = args.out.with_suffix(".json")
     cards.write_card(card_path, card)
