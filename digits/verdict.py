@@ -108,6 +108,20 @@ class Verdict:
         return "nothing"
 
     @property
+    def words(self) -> str:
+        """The plain answer of ``scripts/predict.py``: "7 (98.1% sure)", "unsure: 4 or 9 (4: 50%,
+        9: 40%)", "not a digit (closest: 4: 30%, ...)", "nothing to recognise"."""
+        if self.kind == "nothing":
+            return "nothing to recognise"
+        if self.kind == "digit":
+            return f"{self.digit} ({self.confidence:.1%} sure)"
+        p = self.probabilities if self.probabilities is not None else np.zeros(10)
+        shares = ", ".join(f"{i}: {p[i]:.0%}" for i in self.candidates)
+        if self.kind == "unsure":
+            return f"unsure: {_or(self.candidates)} ({shares})"
+        return f"not a digit (closest: {shares})"
+
+    @property
     def sentence(self) -> str:
         """One sentence a visitor understands."""
         if self.kind == "digit":

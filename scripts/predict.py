@@ -34,20 +34,6 @@ from digits.verdict import judge
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "mlp.npz"
 
 
-def in_words(row: dict) -> str:
-    """The plain-text answer for one row of the JSON output."""
-    p, kind = row["probabilities"], row["verdict"]
-    if kind == "nothing":
-        return f"nothing to recognise ({row.get('error', 'no digit')})"
-    if kind == "digit":
-        return f"{row['digit']} ({row['confidence']:.1%} sure)"
-    shares = ", ".join(f"{i}: {p[i]:.0%}" for i in row["candidates"])
-    if kind == "unsure":
-        digits = [str(i) for i in row["candidates"]]
-        return f"unsure: {', '.join(digits[:-1])} or {digits[-1]} ({shares})"
-    return f"not a digit (closest: {shares})"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Recognise handwritten digits in images.")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
@@ -87,15 +73,19 @@ def main(argv: list[str] | None = None) -> int:
             if "_index" in row:
                 i = row.pop("_index")
                 v = judge(model, X[i], outputs[i])
+                row["_words"] = v.words
                 row.update(digit=v.digit, verdict=v.kind, confidence=round(v.confidence, 6),
                            candidates=list(v.candidates),
                            probabilities=[round(float(p), 6) for p in v.probabilities])
 
     for row in rows:
+        words = row.pop("_words", None)
         if args.json:
             print(json.dumps(row))
+        elif words is not None:
+            print(f"{row['path']}: {words}")
         else:
-            print(f"{row['path']}: {in_words(row)}")
+            print(f"{row['path']}: nothing to recognise ({row.get('error', 'no digit')})")
     return 1 if failed else 0
 
 

@@ -22,10 +22,10 @@ class Fixed:
     """A stand-in model whose output is given (judge only needs predict + output_activation)."""
 
     output_activation = "softmax"
-    metadata: dict = {}
 
     def __init__(self, p):
         self.p = np.asarray(p, dtype=np.float32)[None]
+        self.metadata: dict = {}
 
     def predict(self, X):
         return self.p
@@ -105,3 +105,13 @@ def test_bad_settings() -> None:
         VerdictSettings(digit_min=0.0)
     with pytest.raises(ValueError, match="temperature"):
         VerdictSettings(temperature=float("nan"))
+
+
+def test_words_of_each_verdict() -> None:
+    assert judge(Fixed(probs(d7=0.981)), np.zeros(784), settings=SETTINGS).words == \
+        "7 (98.1% sure)"
+    unsure = judge(Fixed(probs(d4=0.5, d9=0.4)), np.zeros(784), settings=SETTINGS)
+    assert unsure.words == "unsure: 4 or 9 (4: 50%, 9: 40%)"
+    flat = judge(Fixed(probs(d4=0.3, d1=0.2, d7=0.15)), np.zeros(784), settings=SETTINGS)
+    assert flat.words == "not a digit (closest: 4: 30%, 1: 20%, 7: 15%)"
+    assert judge(Fixed(probs()), None).words == "nothing to recognise"
