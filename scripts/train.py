@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", type=int, help="hold out the last N training images")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="on-the-fly augmentation (shift, rotation, scale, shear, thickness)")
+    p.add_argument("--init", type=Path,
+                   help="start from these weights (fine-tuning) instead of fresh ones")
     p.add_argument("--out", type=Path, default=Path("weights/mlp.npz"), help="weights file")
     p.add_argument("--data-dir", type=Path, help="MNIST cache folder (default: user cache)")
     p.add_argument("--idx-dir", type=Path, help="folder with the four MNIST idx files")
@@ -139,9 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     name = args.out.stem
     print(f"Training '{name}' ({args.recipe} recipe) on {data.source}")
     started = time.perf_counter()
+    initial = None
+    if args.init is not None:
+        try:
+            initial = nn.Model.load(args.init)
+        except ValueError as exc:
+            print(f"train.py: --init: {exc}", file=sys.stderr)
+            return 2
     try:
         result = train_model(config, x_train, y_train, callback=progress_bar(config, args.quiet),
-                             name=name, verbose=args.quiet)
+                             name=name, verbose=args.quiet, model=initial)
     except nn.TrainingDiverged as exc:
         print(f"train.py: {exc}", file=sys.stderr)
         return 1
@@ -151,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_drawn:  # temperature and verdict thresholds, saved with the weights
         _, _, x_val, y_val = split_training_data(x_train, y_train, config)
         verdict.calibrate(result.model, x_val, y_val)
-    result.model.save(args.out, metadata={"name": name, "recipe": args.recipe,
-                                          **result.model.metadata})
+    metadata = {"name": name, "recipe": args.recipe}
+    if "verdict" in result.model.metadata:
+        metadata["verdict"] = result.model.metadata["verdict"]
+    result.model.save(args.out, metadata=metadata)
     model = nn.Model.load(args.out)  # every number below is measured on the saved weights
     test = cards.classification_report(model, x_test, y_test)
     card = {
@@ -168,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             "input": "(n, 784) float32 in [0, 1], white ink on black (MNIST layout)",
         },
         "hyperparameters": config.as_dict(),
+        "initial_weights": None if args.init is None else {
+            "file": args.init.name, "sha256": cards.sha256_bytes(args.init)},
         "data": {
             "source": data.source,
             "sha256": data.sha256,
