@@ -104,12 +104,12 @@ RECIPES: dict[str, TrainConfig] = {
     # test, 100% drawn digits, 845 s on a busy machine (OPENBLAS_NUM_THREADS=1).
     "cnn_base": TrainConfig(arch="cnn", conv=(16, 32), hidden=(128,), epochs=15, lr=1e-3,
                             batch_size=128, augment=True),
-    # The shipped CNN: cnn_base fine-tuned (``train.py --init``) for 2 epochs on 30 000 MNIST
-    # images (replay) + the generated dev-style digits and non-digits. A full 15-epoch run with
-    # them did not fit the shared machine's time (< 10 % of a core).
-    "cnn": TrainConfig(arch="cnn", conv=(16, 32), hidden=(128,), epochs=2, lr=3e-4,
-                       batch_size=128, augment=True, limit=30000, drawn_train=12000,
-                       outlier_train=8000),
+    # The shipped CNN: cnn_base fine-tuned (``train.py --init``) for 4 epochs on all MNIST
+    # training images + the generated dev-style digits and non-digits. (A full 15-epoch run with
+    # them did not fit the shared machine's time; 2 epochs on 30 000 MNIST images lost
+    # validation accuracy: 99.32% -> 99.02%.)
+    "cnn": TrainConfig(arch="cnn", conv=(16, 32), hidden=(128,), epochs=4, lr=5e-4,
+                       batch_size=128, augment=True, drawn_train=12000, outlier_train=8000),
 }
 
 
