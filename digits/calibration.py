@@ -127,10 +127,13 @@ def plot_reliability(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str
         r = reliability_bins(P, labels, bins)
         used = r["count"] > 0
         ece = expected_calibration_error(P, labels, bins)
-        ax.plot(r["confidence"][used], r["accuracy"][used], marker="o", ms=3,
-                label=f"{name} (ECE {ece:.2%})")
-    ax.set(xlabel="confidence (top probability)", ylabel="accuracy", xlim=(0, 1.01),
-           ylim=(0, 1.01), title=title or "Reliability")
+        line, = ax.plot(r["confidence"][used], r["accuracy"][used], lw=1,
+                        label=f"{name} (ECE {ece:.2%})")
+        share = r["count"][used] / r["count"].sum()
+        ax.scatter(r["confidence"][used], r["accuracy"][used], s=4 + 400 * np.sqrt(share),
+                   color=line.get_color(), alpha=0.6)
+    ax.set(xlabel="confidence (top probability); marker area ~ share of predictions",
+           ylabel="accuracy", xlim=(0, 1.01), ylim=(0, 1.01), title=title or "Reliability")
     ax.legend(fontsize=7, loc="upper left")
     _save(fig, path)
     plt.close(fig)
