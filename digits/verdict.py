@@ -261,9 +261,10 @@ def calibrate(model: nn.Model, x_val: np.ndarray, y_val: np.ndarray) -> VerdictS
     Pn = apply_temperature(class_probabilities(model, evaluation.nondigit_inputs("dev")["X"]),
                            temperature)
     digit_min, unsure_min = choose_thresholds(Pd, hard["labels"][ok], Pn)
+    how_t = ("NLL on held-out MNIST validation" if len(x_val)
+             else "1 (no held-out MNIST images)")
     settings = VerdictSettings(temperature, digit_min, unsure_min,
-                               source="temperature: NLL on held-out MNIST validation; "
-                                      "thresholds: dev parts of the hard drawn and "
-                                      "non-digit sets")
+                               source=f"temperature: {how_t}; thresholds: dev parts of the "
+                                      "hard drawn and non-digit sets")
     model.metadata[METADATA_KEY] = settings.as_dict()
     return settings
