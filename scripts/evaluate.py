@@ -39,9 +39,11 @@ def summary_lines(name: str, test_accuracy: float, fields: dict, parts: list[str
     for part in parts:
         e = fields["hard_drawn"][part]
         worst = sorted(e["per_shape"].items(), key=lambda kv: kv[1])[:5]
+        right = e["right_when_answered"]
+        right = "none answered" if right is None else f"{right:.2%} of those right"
         lines += [
             f"  drawn {part}: {e['accuracy']:.2%} right, {e['answered_digit']:.2%} answered "
-            f"'digit' ({e['right_when_answered']:.2%} of those right), ECE {e['ece']:.2%}; "
+            f"'digit' ({right}), ECE {e['ece']:.2%}; "
             f"non-digits answered 'digit': {e['nondigits']['answered_digit']:.2%}",
             "    per condition: " + ", ".join(
                 f"{k} {a:.1%}" for k, a in e["per_condition"].items()),
