@@ -460,44 +460,68 @@ def _resample(p: Stroke, step: float) -> Stroke:
     return np.stack([np.interp(tt, t, p[:, 0]), np.interp(tt, t, p[:, 1])], axis=1)
 
 
-def _deform(strokes: list[Stroke], rng: np.random.Generator) -> list[Stroke]:
+@dataclass(frozen=True)
+class Hand:
+    """How a hand (or mouse) deforms the template: the random ranges :func:`_deform` draws from.
+
+    The defaults are the original set's; the hard set (``digits.hard_drawn``) widens them.
+    Changing a range never changes how much randomness is drawn, so samples stay reproducible.
+    """
+
+    warp: tuple[float, float] = (0.02, 0.06)  # smooth warp amplitude (fraction of the height)
+    slant: tuple[float, float] = (-0.2, 0.45)  # x += slant * (1 - y)
+    angle_sd: float = 6.0  # rotation, degrees (normal, clipped at +-max_angle)
+    max_angle: float = 15.0
+    aspect_sd: float = 0.13  # log width/height change
+    tremor: tuple[float, float] = (0.002, 0.009)  # wobble amplitude
+    jerky_p: float = 0.35  # share of polygonal (fast mouse) strokes
+    jerk: tuple[int, int] = (3, 8)  # keep every k-th point of a jerky stroke
+    offset_sd: float = 0.02  # separately drawn strokes do not meet exactly
+    trim: int = 40  # ends stop short by up to n // trim points
+    overshoot_p: float = 0.3
+    overshoot: int = 5  # up to this many points (of 1 % of the height) past the end
+
+
+def _deform(strokes: list[Stroke], rng: np.random.Generator, hand: Hand = Hand()) -> list[Stroke]:
     """Smooth warp, slant, rotation, aspect, stroke offsets, end trims and hand tremor."""
     u = _u(rng)
     # smooth warp: low-frequency sinusoids per axis, amplitude up to ~6 % of the height and
     # local stretch (amp * pi * |freq|) at most 0.1 per wave, so nothing folds over
-    warp = u(0.02, 0.06)
+    warp = u(*hand.warp)
     waves = []
     for axis in (0, 0, 1, 1):
         freq = rng.normal(size=2) * 1.2
         limit = min(warp, 0.1 / (np.pi * float(np.hypot(*freq)) + 1e-9))
         amp = u(-limit, limit)
         waves.append((freq, rng.uniform(0, 2 * np.pi), amp, axis))
-    slant = u(-0.2, 0.45)  # most people lean to the right, some to the left
-    angle = np.deg2rad(float(np.clip(rng.normal(0, 6), -15, 15)))
-    aspect = float(np.exp(rng.normal(0, 0.13)))
+    slant = u(*hand.slant)  # most people lean to the right, some to the left
+    angle = np.deg2rad(float(np.clip(rng.normal(0, hand.angle_sd), -hand.max_angle,
+                                     hand.max_angle)))
+    aspect = float(np.exp(rng.normal(0, hand.aspect_sd)))
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    tremor = u(0.002, 0.009)  # wobble amplitude (fraction of the height)
-    jerky = rng.random() < 0.35  # fast mouse strokes come out as polygons
+    tremor = u(*hand.tremor)  # wobble amplitude (fraction of the height)
+    jerky = rng.random() < hand.jerky_p  # fast mouse strokes come out as polygons
     out = []
     for i, s in enumerate(strokes):
         p = _resample(s, 0.01)
         # strokes drawn separately do not meet exactly
         if i > 0:
-            p = p + rng.normal(0, 0.02, size=2)
+            p = p + rng.normal(0, hand.offset_sd, size=2)
         # ends: stop a little short or overshoot a little
         n = len(p)
         if n > 10:
-            a, b = (int(rng.integers(0, max(1, n // 40))) for _ in range(2))
+            a, b = (int(rng.integers(0, max(1, n // hand.trim))) for _ in range(2))
             p = p[a : n - b]
-            if rng.random() < 0.3:
+            if rng.random() < hand.overshoot_p:
                 d = p[-1] - p[-2]
-                p = np.concatenate([p, p[-1] + d * np.arange(1, int(rng.integers(1, 5)))[:, None]])
+                more = np.arange(1, int(rng.integers(1, hand.overshoot)))[:, None]
+                p = np.concatenate([p, p[-1] + d * more])
         for freq, phase, amp, axis in waves:
             p[:, axis] += amp * np.sin(p @ freq * np.pi + phase)
         p[:, 0] += slant * (1.0 - p[:, 1])
         p[:, 0] *= aspect
         p = (p - 0.5) @ rot.T + 0.5
-        if len(p) > 6:
+        if len(p) > 12:  # at least the smoothing kernel's length
             # tremor: smoothed noise along the stroke (wavelength ~ 5-10 % of the height)
             noise = rng.normal(0, 1, size=p.shape)
             kernel = np.hanning(13)
@@ -505,7 +529,7 @@ def _deform(strokes: list[Stroke], rng: np.random.Generator) -> list[Stroke]:
             noise = np.stack([np.convolve(noise[:, k], kernel, mode="same") for k in (0, 1)], 1)
             p = p + noise * tremor
             if jerky:
-                k = int(rng.integers(3, 8))
+                k = int(rng.integers(*hand.jerk))
                 p = np.concatenate([p[::k], p[-1:]])
         out.append(p)
     return out
@@ -643,10 +667,12 @@ def _render(
     size: tuple[int, int] | None,
     pen: float | None,
     height_frac: float | None,
+    hand: Hand = Hand(),
+    templates: dict[int, tuple[tuple[str, _Template], ...]] = STYLES,
 ) -> tuple[np.ndarray, str, str, float, float]:
     if not isinstance(digit, (int, np.integer)) or not 0 <= digit <= 9:
         raise ValueError(f"digit: expected an int in 0..9, got {digit!r}")
-    styles = dict(STYLES[int(digit)])
+    styles = dict(templates[int(digit)])
     if style is None:
         style = list(styles)[int(rng.integers(len(styles)))]
     elif style not in styles:
@@ -655,10 +681,19 @@ def _render(
         appearance = APPEARANCES[int(rng.integers(len(APPEARANCES)))]
     if size is None:
         size = (280, 280) if rng.random() < 0.6 else _SIZES[int(rng.integers(len(_SIZES)))]
+    strokes = _deform(styles[style](rng), rng, hand)
+    image, pen, height_frac = _place(strokes, rng, appearance, size, pen, height_frac)
+    return image, style, appearance, pen, height_frac
+
+
+def _place(strokes: list[Stroke], rng: np.random.Generator, appearance: str,
+           size: tuple[int, int], pen: float | None, height_frac: float | None
+           ) -> tuple[np.ndarray, float, float]:
+    """Scale and place unit-box strokes on a canvas, draw them, and give them an appearance.
+
+    Returns (image, pen width in canvas px, height_frac)."""
     h, w = size
     unit = min(h, w) / 280.0  # canvas pixels per "280-canvas pixel"
-
-    strokes = _deform(styles[style](rng), rng)
     pts = np.concatenate(strokes)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     ext = np.maximum(hi - lo, 1e-6)
@@ -678,7 +713,7 @@ def _render(
     y0 = rng.uniform(margin, max(margin, h - margin - size_px[1]))
     placed = [(s - lo) * scale + [x0, y0] for s in strokes]
     mask = _rasterise(placed, (h, w), pen)
-    return _appear(mask, appearance, rng), style, appearance, float(pen), float(height_frac)
+    return _appear(mask, appearance, rng), float(pen), float(height_frac)
 
 
 def make_drawn_samples(n_per_class: int = 100, seed: int = 0) -> list[DrawnSample]:

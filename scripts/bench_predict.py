@@ -2,8 +2,9 @@
 
     python scripts/bench_predict.py [--repeats 300]
 
-Prints the median and p95 time of preprocessing, of prediction, and of both together, for
-every shipped model (target: both together at most 5 ms median for the default MLP).
+Prints the median and p95 time of preprocessing, of prediction, of both together and with the
+verdict (calibrated probabilities, digit / unsure / not a digit), for every shipped model
+(target: preprocess + predict + verdict at most 5 ms median for the default MLP).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import nn
 from digits.drawn import render_digit
 from digits.inference import class_probabilities
 from digits.preprocess import preprocess
+from digits.verdict import judge
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
@@ -41,7 +43,7 @@ def timed(fn, items) -> list[float]:
 
 def report(label: str, ms: list[float]) -> None:
     p95 = float(np.percentile(ms, 95))
-    print(f"  {label:<28} median {statistics.median(ms):6.2f} ms   p95 {p95:6.2f} ms")
+    print(f"  {label:<30} median {statistics.median(ms):6.2f} ms   p95 {p95:6.2f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         report("preprocess + predict",
                timed(lambda img, m=model: class_probabilities(m, preprocess(img).vector[None]),
                      images))
+        report("preprocess + predict + verdict",
+               timed(lambda img, m=model: judge(m, preprocess(img).vector), images))
         report("+ saliency (input gradient)",
                timed(lambda img, m=model: m.input_gradient(preprocess(img).vector[None], 0),
                      images))

@@ -3,10 +3,14 @@
     python scripts/predict.py [--weights weights/mlp.npz] [--json] IMAGE...
 
 Each image goes through the same preprocessing as the app's canvas (any size, either polarity,
-transparent backgrounds), and all of them through one batched forward pass. Prints the digit and
-its probabilities per image; with --json one object per line:
-{"path": ..., "digit": int or null, "probabilities": [10 floats] or null}
-(null when there is nothing to recognise or the file cannot be read; then "error" says why).
+transparent backgrounds), and all of them through one batched forward pass. Prints the verdict
+in words per image ("7 (98.2% sure)", "unsure: 4 or 9", "not a digit", "nothing to recognise");
+with --json one object per line:
+{"path": ..., "digit": int or null, "verdict": "digit" | "unsure" | "not_a_digit" | "nothing",
+ "confidence": float or null, "candidates": [ints], "probabilities": [10 floats] or null}
+"digit" is the most probable class, "confidence" its calibrated probability and "probabilities"
+the calibrated ones (digits.verdict: the model's stored temperature and thresholds); null when
+there is nothing to recognise or the file cannot be read (then "error" says why).
 A file that cannot be read (missing, unreadable, a folder or FIFO, too large, not an image,
 animated, corrupt) gets a one-line error on stderr; the others are still answered, and the exit
 status is 1 at the end. A weights file that cannot be used, or a model whose outputs are not
@@ -26,6 +30,7 @@ import nn
 from digits.images import ImageFileError, load_image
 from digits.inference import class_probabilities
 from digits.preprocess import EMPTY_MESSAGE, SPECK_MESSAGE, preprocess
+from digits.verdict import judge
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "mlp.npz"
 
@@ -68,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     vectors: list[np.ndarray] = []
     failed = False
     for path in args.images:
-        row: dict = {"path": str(path), "digit": None, "probabilities": None}
+        row: dict = {"path": str(path), "digit": None, "verdict": "nothing", "confidence": None,
+                     "candidates": [], "probabilities": None}
         try:
             result = preprocess(load_image(path))
         except (ImageFileError, ValueError) as exc:  # or an image preprocess cannot take
@@ -84,28 +90,34 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
 
     if vectors:
+        X = np.stack(vectors)
         try:
-            probabilities = probabilities_of(model, np.stack(vectors), args.weights)  # batched
+            probabilities = probabilities_of(model, X, args.weights)  # one batched pass
         except UnusableModel as exc:
             print(f"predict.py: {exc}", file=sys.stderr)
             return 2
         for row in rows:
             if "_index" in row:
-                p = probabilities[row.pop("_index")]
-                row["digit"] = int(p.argmax())
-                row["probabilities"] = [round(float(v), 6) for v in p]
+                i = row.pop("_index")
+                v = judge(model, X[i], probabilities[i])
+                row["_words"] = v.words
+                row.update(digit=v.digit, verdict=v.kind, confidence=round(v.confidence, 6),
+                           candidates=list(v.candidates),
+                           probabilities=[round(float(p), 6) for p in v.probabilities])
 
     for row in rows:
+        words = row.pop("_words", None)
         if args.json:
             print(json.dumps(row, allow_nan=False))
-        elif row["digit"] is not None:
-            p = row["probabilities"]
-            top3 = sorted(range(10), key=lambda i: -p[i])[:3]
-            others = ", ".join(f"{i}: {p[i]:.1%}" for i in top3[1:])
-            print(f"{row['path']}: {row['digit']} ({p[row['digit']]:.1%}; then {others})")
+        elif words is not None:
+            print(f"{row['path']}: {words}")
         else:
             reason = row.get("error", "nothing to recognise").removeprefix(f"{row['path']}: ")
-            print(f"{row['path']}: no digit ({reason})")
+            if reason.startswith("nothing to recognise: "):
+                print(f"{row['path']}: nothing to recognise "
+                      f"({reason.removeprefix('nothing to recognise: ')})")
+            else:
+                print(f"{row['path']}: no digit ({reason})")
     return 1 if failed else 0
 
 

@@ -6,7 +6,9 @@
 
 Writes NAME.npz (weights + config), NAME.json (the model card: architecture, hyperparameters,
 data source and hashes, test accuracy, per-class accuracy, confusion matrix, drawn-digit
-accuracy, seconds, versions, date) and NAME_curves.png / NAME_confusion.png.
+accuracy, seconds, versions, date; the hard drawn set's accuracy per style, the verdict shares
+and the calibration error) and NAME_curves.png / NAME_confusion.png / NAME_reliability.png.
+The temperature and verdict thresholds (``digits.verdict.calibrate``) are saved in the weights.
 
 Every option is checked before any training: numbers get argparse-style messages, the network
 may have at most MAX_PARAMETERS weights (counted before anything is allocated), --validation
@@ -30,6 +32,7 @@ import numpy as np
 
 import nn
 from digits import card as cards
+from digits import evaluation, verdict
 from digits.data import MNIST, DataError, load_mnist, sha256_file
 from digits.recipes import (
     INPUT_SIZE,
@@ -37,6 +40,7 @@ from digits.recipes import (
     RECIPES,
     TrainConfig,
     TrainResult,
+    split_training_data,
     train_model,
     with_overrides,
 )
@@ -105,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hold out the last N training images (at most a fifth of them)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="on-the-fly augmentation (shift, rotation, scale, shear, thickness)")
+    p.add_argument("--init", type=Path,
+                   help="start from these weights (fine-tuning) instead of fresh ones")
     p.add_argument("--out", type=Path, default=Path("weights/mlp.npz"),
                    help="weights file (.npz); the card and plots go beside it")
     p.add_argument("--data-dir", type=Path, help="MNIST cache folder (default: user cache)")
@@ -244,6 +250,23 @@ def remove_stale_staging(out: Path) -> None:
             pass  # alive, but another user's
 
 
+def reliability_plot(model: nn.Model, x_test, y_test, folder: Path, name: str) -> Path:
+    """NAME_reliability.png: calibrated confidence against accuracy on MNIST test and on the
+    hard drawn test part; returns its path."""
+    from digits.calibration import apply_temperature, plot_reliability
+    from digits.inference import class_probabilities
+
+    t = verdict.settings_for(model).temperature
+    hard = evaluation.hard_inputs("test")
+    ok = hard["ok"]
+    curves = {"MNIST test": (apply_temperature(class_probabilities(model, x_test), t), y_test),
+              "drawn test": (apply_temperature(class_probabilities(model, hard["X"][ok]), t),
+                             hard["labels"][ok])}
+    path = folder / f"{name}_reliability.png"
+    plot_reliability(curves, path, title=f"{name}: reliability (T = {t:g})")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -281,9 +304,16 @@ def main(argv: list[str] | None = None) -> int:
     where = f" (read from {data.location})" if data.location else ""
     print(f"Training '{name}' ({args.recipe} recipe) on {data.source}{where}")
     started = time.perf_counter()
+    initial = None
+    if args.init is not None:
+        try:
+            initial = nn.Model.load(args.init)
+        except ValueError as exc:
+            print(f"train.py: --init: {exc}", file=sys.stderr)
+            return 2
     try:
         result = train_model(config, x_train, y_train, callback=progress_bar(args.quiet),
-                             name=name, verbose=args.quiet)
+                             name=name, verbose=args.quiet, model=initial)
     except nn.TrainingDiverged as exc:
         print(f"train.py: {exc}", file=sys.stderr)
         return 1
@@ -295,11 +325,18 @@ def main(argv: list[str] | None = None) -> int:
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=".staging",
                                     dir=args.out.parent))
     try:
+        if not args.no_drawn:  # temperature and verdict thresholds, saved with the weights
+            _, _, x_val, y_val = split_training_data(x_train, y_train, config)
+            verdict.calibrate(result.model, x_val, y_val)
+        metadata = {"name": name, "recipe": args.recipe}
+        if "verdict" in result.model.metadata:
+            metadata["verdict"] = result.model.metadata["verdict"]
         staged_weights = staging / args.out.name
-        result.model.save(staged_weights, metadata={"name": name, "recipe": args.recipe})
+        result.model.save(staged_weights, metadata=metadata)
         model = nn.Model.load(staged_weights)  # every number below is measured on these weights
         card = build_card(args, config, data, result, model, x_test, y_test, staged_weights)
-        plots = [] if args.no_plots else write_plots(card, result, staging, name)
+        plots = [] if args.no_plots else write_plots(card, result, staging, name, model, x_test,
+                                                     y_test, not args.no_drawn)
         card["total_seconds"] = round(time.perf_counter() - started, 1)
         staged_card = staging / f"{name}.json"
         cards.write_card(staged_card, card)
@@ -334,6 +371,8 @@ def build_card(args: argparse.Namespace, config: TrainConfig, data: MNIST, resul
             "input": "(n, 784) float32 in [0, 1], white ink on black (MNIST layout)",
         },
         "hyperparameters": config.as_dict(),
+        "initial_weights": None if args.init is None else {
+            "file": args.init.name, "sha256": sha256_file(args.init)},
         "data": {
             "source": data.source,
             "sha256": data.sha256,
@@ -355,18 +394,24 @@ def build_card(args: argparse.Namespace, config: TrainConfig, data: MNIST, resul
         drawn = cards.drawn_report(model)
         card["drawn_accuracy"] = drawn["accuracy"]
         card["drawn"] = drawn
+        card.update(evaluation.card_fields(model, x_test, y_test))
     return card
 
 
-def write_plots(card: dict, result: TrainResult, folder: Path, name: str) -> list[Path]:
-    """The training curves and the confusion matrix as PNGs in ``folder``; names in the card."""
+def write_plots(card: dict, result: TrainResult, folder: Path, name: str, model: nn.Model,
+                x_test: np.ndarray, y_test: np.ndarray, drawn: bool) -> list[Path]:
+    """The training curves, the confusion matrix and (with the drawn sets) the reliability
+    diagram as PNGs in ``folder``; their names go in the card."""
     from digits.plots import plot_confusion, plot_history
 
     curves, confusion = folder / f"{name}_curves.png", folder / f"{name}_confusion.png"
     plot_history(result.history.as_dict(), curves, title=name)
     plot_confusion(card["confusion_matrix"], confusion)
-    card["plots"] = [curves.name, confusion.name]
-    return [curves, confusion]
+    plots = [curves, confusion]
+    if drawn:
+        plots.append(reliability_plot(model, x_test, y_test, folder, name))
+    card["plots"] = [p.name for p in plots]
+    return plots
 
 
 if __name__ == "__main__":

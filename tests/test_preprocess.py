@@ -347,3 +347,42 @@ def test_nan_in_one_pixel_raises() -> None:
     image[3, 3] = np.nan
     with pytest.raises(ValueError, match=r"image: .*NaN"):
         preprocess(image)
+
+
+# --------------------------------------------------------------------------- stroke width
+
+
+def _line_image(width: int, angle: float, side: int = 28, length: float = 16.0) -> np.ndarray:
+    """A straight stroke of ``width`` px drawn at 10x and box-filtered down to side x side."""
+    import math
+
+    from PIL import ImageDraw
+
+    big = Image.new("L", (side * 10, side * 10))
+    dx = length * 5 * math.cos(math.radians(angle))
+    dy = length * 5 * math.sin(math.radians(angle))
+    c = side * 5
+    ImageDraw.Draw(big).line([(c - dx, c - dy), (c + dx, c + dy)], fill=255, width=width * 10)
+    return np.asarray(big.resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255
+
+
+@pytest.mark.parametrize("width", [2, 3, 4, 6])
+@pytest.mark.parametrize("angle", [0, 30, 45, 90])
+def test_stroke_width_of_strokes_of_known_width(width: int, angle: float) -> None:
+    from digits.preprocess import stroke_width
+
+    assert stroke_width(_line_image(width, angle)) == pytest.approx(width, rel=0.15)
+
+
+def test_stroke_width_normalisation_moves_towards_mnist_width() -> None:
+    from digits.preprocess import TARGET_STROKE_WIDTH, normalise_stroke_width, stroke_width
+
+    for width in (1, 6):
+        img = _line_image(width, 30)
+        out = normalise_stroke_width(img)
+        before, after = stroke_width(img), stroke_width(out)
+        assert abs(after - TARGET_STROKE_WIDTH) < abs(before - TARGET_STROKE_WIDTH) - 0.5
+        assert out.max() == pytest.approx(1.0) and out.dtype == np.float32
+    ok = _line_image(3, 30)  # already near the target: unchanged
+    np.testing.assert_array_equal(normalise_stroke_width(ok), ok)
+    assert stroke_width(np.zeros((28, 28))) == 0.0

@@ -14,9 +14,12 @@ import pytest
 from PIL import Image
 
 import nn
+from digits.calibration import apply_temperature
 from digits.card import classification_report
 from digits.data import load_mnist
 from digits.drawn import render_digit
+from digits.evaluation import card_fields
+from digits.verdict import settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +43,9 @@ def test_train_writes_loadable_model_and_complete_card(trained: Path):
     card = json.loads(trained.with_suffix(".json").read_text())
     for key in ("architecture", "hyperparameters", "data", "test_accuracy", "per_class_accuracy",
                 "confusion_matrix", "training_seconds", "versions", "created", "drawn_accuracy",
-                "history", "weights_sha256"):
+                "history", "weights_sha256", "calibration", "verdict", "hard_drawn",
+                "drawn_test_accuracy", "drawn_test_answered_digit",
+                "nondigit_test_answered_digit"):
         assert key in card, key
     assert card["hyperparameters"]["limit"] == 2000 and card["data"]["train_examples"] == 2000
     assert card["data"]["test_examples"] == 10_000
@@ -58,6 +63,31 @@ def test_card_test_accuracy_equals_a_fresh_evaluation(trained: Path):
     fresh = classification_report(nn.Model.load(trained), x_test, y_test)
     assert fresh["accuracy"] == card["test_accuracy"]
     assert fresh["confusion_matrix"] == card["confusion_matrix"]
+
+
+def test_card_recognition_figures_equal_a_fresh_evaluation(trained: Path):
+    card = json.loads(trained.with_suffix(".json").read_text())
+    model = nn.Model.load(trained)
+    assert model.metadata["verdict"] == card["verdict"]  # the thresholds travel with the weights
+    x_test, y_test = load_mnist().flat("test")
+    fresh = card_fields(model, x_test, y_test)
+    for key in ("calibration", "verdict", "drawn_test_accuracy", "drawn_test_answered_digit",
+                "nondigit_test_answered_digit", "hard_drawn"):
+        assert fresh[key] == card[key], key
+    per_condition = card["hard_drawn"]["test"]["per_condition"]
+    assert set(per_condition) >= {"small_fat", "big_thin", "finger", "mixed"}
+    assert card["plots"][-1].endswith("_reliability.png")
+
+
+def test_evaluate_prints_every_figure(trained: Path):
+    proc = run("evaluate.py", "--weights", str(trained), "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    card = json.loads(trained.with_suffix(".json").read_text())
+    assert row["test_accuracy"] == card["test_accuracy"]
+    assert row["nondigit_test_answered_digit"] == card["nondigit_test_answered_digit"]
+    text = run("evaluate.py", "--weights", str(trained), "--part", "test").stdout
+    assert "drawn test:" in text and "non-digits answered 'digit'" in text
 
 
 def test_train_rejects_bad_options(tmp_path):
@@ -98,7 +128,19 @@ def test_predict_json_lines(trained: Path, images):
     for row in rows[:3]:
         assert isinstance(row["digit"], int) and len(row["probabilities"]) == 10
         assert abs(sum(row["probabilities"]) - 1) < 1e-4
+        assert row["verdict"] in ("digit", "unsure", "not_a_digit")
+        assert row["confidence"] == row["probabilities"][row["digit"]]
+        assert row["candidates"][0] == row["digit"]
     assert rows[3]["digit"] is None and rows[3]["probabilities"] is None
+    assert rows[3]["verdict"] == "nothing" and rows[3]["confidence"] is None
+
+
+def test_predict_plain_output_says_the_verdict_in_words(trained: Path, images):
+    proc = run("predict.py", "--weights", str(trained), str(images["7"]), str(images["blank"]))
+    lines = proc.stdout.splitlines()
+    assert lines[1].startswith(f"{images['blank']}: nothing to recognise (")
+    words = lines[0].split(": ", 1)[1]
+    assert words.endswith("sure)") or words.startswith(("unsure: ", "not a digit (closest: "))
 
 
 def test_predict_matches_the_model_on_the_preprocessed_images(trained: Path, images):
@@ -108,7 +150,8 @@ def test_predict_matches_the_model_on_the_preprocessed_images(trained: Path, ima
     proc = run("predict.py", "--weights", str(trained), "--json", str(images["7"]))
     row = json.loads(proc.stdout)
     x = preprocess(load_image(images["7"])).vector
-    expected = nn.Model.load(trained).predict(x[None])[0]
+    model = nn.Model.load(trained)
+    expected = apply_temperature(model.predict(x[None]), settings_for(model).temperature)[0]
     np.testing.assert_allclose(row["probabilities"], expected, atol=1e-5)
 
 
@@ -360,8 +403,8 @@ def test_predict_permission_denied_is_one_line(trained: Path, images, monkeypatc
 def test_predict_words_are_for_files(trained: Path, images):
     proc = run("predict.py", "--weights", str(trained), str(images["blank"]))
     assert proc.returncode == 0
-    assert proc.stdout.strip() == (f"{images['blank']}: no digit (nothing to recognise: the "
-                                   "image is blank or nearly uniform)")
+    assert proc.stdout.strip() == (f"{images['blank']}: nothing to recognise (the image is "
+                                   "blank or nearly uniform)")
     assert "draw" not in proc.stdout.lower()
 
 
