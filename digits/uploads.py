@@ -115,7 +115,8 @@ def load_uploaded_model(source: BinaryIO, max_bytes: int = MAX_UPLOAD_BYTES,
     if size is not None and size > max_bytes:
         raise ModelFileError(f"The file is {mebibytes(size)}; the limit is "
                              f"{mebibytes(max_bytes)}.")
-    model = nn.Model.load(source, max_bytes=max_bytes, max_unpacked_bytes=max_unpacked)
+    model = nn.Model.load(source, max_bytes=max_bytes, max_unpacked_bytes=max_unpacked,
+                          check_outputs=False)  # run only once the cost is known: below
     if model.count_params() > max_parameters:
         raise ModelFileError(f"The uploaded model has {model.count_params():,} weights; the "
                              f"limit is {max_parameters:,}.")

@@ -329,12 +329,15 @@ class Model:
 
     @classmethod
     def load(cls, source: str | os.PathLike[str] | Any, max_bytes: int | None = None,
-             max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> Model:
+             max_unpacked_bytes: int = MAX_UNPACKED_BYTES, check_outputs: bool = True) -> Model:
         """Load a model saved by ``save`` (path or binary file object), checking every array.
 
         The file's arrays are checked against the shapes its config implies before anything is
         allocated, so a hostile or broken file cannot make the model ask for more memory than
-        its own arrays hold (at most ``max_unpacked_bytes``).
+        its own arrays hold (at most ``max_unpacked_bytes``). With ``check_outputs`` the model
+        is then run once on an ordinary input and refused if its outputs are not finite (a
+        caller that bounds the compute first, as the app does for uploads, passes False and
+        runs that check itself).
         Raises ModelFileError (a ValueError) naming what is wrong."""
         config, arrays, metadata = load_arrays(source, max_bytes, max_unpacked_bytes)
         try:
@@ -387,7 +390,7 @@ class Model:
                         f"(they become infinite). The file is broken or comes from a training "
                         f"run that diverged; retrain it."
                     )
-            probe = model.forward(_probe_input(input_shape, model.dtype))
+            probe = model.forward(_probe_input(input_shape, model.dtype)) if check_outputs else 0.0
         if not np.isfinite(probe).all():
             raise ModelFileError(
                 "Model file's weights give NaN or infinite outputs for an ordinary input "

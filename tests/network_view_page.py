@@ -6,25 +6,18 @@ them yet): ``?model=mlp|cnn|fresh``. Without a drawing it uses a sample digit.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import numpy as np
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
-
-import nn  # noqa: E402
-from digits import lookalikes as la  # noqa: E402
-from digits.data import DataError  # noqa: E402
-from digits.drawn import render_digit  # noqa: E402
-from digits.inference import as_probabilities  # noqa: E402
-from digits.preprocess import preprocess  # noqa: E402
-from ui import canvas  # noqa: E402
-from ui import network_view as nv  # noqa: E402
-from ui.models import ModelEntry, freeze, shipped_models  # noqa: E402
+import nn
+from digits import lookalikes as la
+from digits.data import DataError
+from digits.drawn import render_digit
+from digits.inference import as_probabilities
+from digits.preprocess import preprocess
+from ui import canvas
+from ui import network_view as nv
+from ui.models import ModelEntry, freeze, shipped_models
 
 st.set_page_config(page_title="Network views", layout="wide")
 st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
@@ -57,7 +50,7 @@ def sample_canvas(digit: int) -> np.ndarray:
 
 kind = st.query_params.get("model", "mlp")
 if kind == "fresh":
-    entry = ModelEntry("fresh", "Fresh model", fresh_model(), origin="trained")
+    entry = ModelEntry("fresh", "Fresh model", fresh_model())
 else:
     entry = shipped_models()[0][kind]
 

@@ -6,20 +6,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = str(Path(__file__).resolve().parents[1])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-import streamlit as st  # noqa: E402
-
-from ui import audience, present, wall  # noqa: E402
-from ui.models import available_models  # noqa: E402
+from ui import audience, present, wall
+from ui.models import available_models
+from ui.styles import BASE_CSS
 
 st.set_page_config(page_title="Draw along", layout="wide")
-st.html(present.BASE_CSS)
+st.html(BASE_CSS)
 models = available_models()
 if st.query_params.get("view") == "wall":
     st.html(present.PRESENT_CSS)
