@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             "source": data.source,
             "sha256": data.sha256,
             "train_examples": result.examples,
+            "generated_examples": result.generated_examples,
             "validation_examples": result.validation_examples,
             "test_examples": test["examples"],
         },
