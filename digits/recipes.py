@@ -160,8 +160,9 @@ class TrainResult:
     model: nn.Model
     history: nn.History
     seconds: float
-    examples: int
+    examples: int  # MNIST training images
     validation_examples: int
+    generated_examples: int = 0  # generated drawn digits + non-digits added to them
 
 
 def train_model(
@@ -185,6 +186,7 @@ def train_model(
     """
     X, y, X_val, y_val = split_training_data(x_train, y_train, config)
     targets: np.ndarray = y
+    mnist_examples = len(X)
     if config.drawn_train or config.outlier_train:
         X, targets = with_generated_data(X, y, config)
     model = model if model is not None else build_model(config, name)
@@ -209,7 +211,8 @@ def train_model(
         validation_data=(X_val, y_val) if len(X_val) else None,
         callback=on_progress, augment=augment,
     )
-    return TrainResult(model, history, time.perf_counter() - start, len(X), len(X_val))
+    return TrainResult(model, history, time.perf_counter() - start, mnist_examples, len(X_val),
+                       len(X) - mnist_examples)
 
 
 DRAWN_TRAIN_SEED = 424242

@@ -377,6 +377,7 @@ def build_card(args: argparse.Namespace, config: TrainConfig, data: MNIST, resul
             "source": data.source,
             "sha256": data.sha256,
             "train_examples": result.examples,
+            "generated_examples": result.generated_examples,
             "validation_examples": result.validation_examples,
             "test_examples": test["examples"],
         },
