@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=whole_number(1))
     p.add_argument("--epochs", type=whole_number(1))
     p.add_argument("--seed", type=whole_number(0, MAX_SEED))
-    p.add_argument("--limit", type=whole_number(1), help="use only the first N training images")
+    p.add_argument("--limit", type=whole_number(1),
+                   help="use only the first N training images (the recipe's generated "
+                        "drawings shrink in proportion)")
     p.add_argument("--validation", type=whole_number(0),
                    help="hold out the last N training images (at most a fifth of them)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
@@ -300,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     problem = sizes_problem(config, len(x_train))
     if problem:
         parser.error(problem)
+    if config.limit is not None:  # a share of MNIST: the recipe's generated data shrinks with it
+        share = config.limit / (len(x_train) - config.validation)
+        config = with_overrides(config, drawn_train=round(config.drawn_train * share),
+                                outlier_train=round(config.outlier_train * share))
     name = args.out.stem
     where = f" (read from {data.location})" if data.location else ""
     print(f"Training '{name}' ({args.recipe} recipe) on {data.source}{where}")
