@@ -1,5 +1,5 @@
-"""Class probabilities from any shipped model, the same way in the app and the scripts, and
-the one forward pass (with its saliency) that the app's views of a drawing share."""
+"""The one forward pass over a drawing that the app's views share, with its verdict and its
+saliency; class probabilities from any model, the same way in the app and the scripts."""
 
 from __future__ import annotations
 
@@ -9,22 +9,10 @@ import numpy as np
 
 import nn
 
+from .calibration import as_probabilities, class_probabilities
+from .verdict import Verdict, judge
 
-def class_probabilities(model: nn.Model, X: np.ndarray) -> np.ndarray:
-    """(n, 784) inputs -> (n, 10) probabilities summing to 1 per row."""
-    return as_probabilities(model, model.predict(X))
-
-
-def as_probabilities(model: nn.Model, P: np.ndarray) -> np.ndarray:
-    """The model's outputs (n, 10) as probabilities summing to 1 per row.
-
-    A softmax head's outputs are used as they are; other heads (the blog's sigmoid outputs)
-    are clipped at 0 and divided by their row sum, so that bars and percentages compare."""
-    if model.output_activation == "softmax":
-        return P
-    P = np.clip(P, 0, None)
-    total = P.sum(axis=1, keepdims=True)
-    return np.divide(P, total, out=np.full_like(P, 1 / P.shape[1]), where=total > 0)
+__all__ = ["Thought", "as_probabilities", "class_probabilities", "saliency", "think"]
 
 
 @dataclass(frozen=True)
@@ -32,11 +20,17 @@ class Thought:
     """One forward pass over one drawing, which every view of it uses.
 
     outputs: every layer's output, each (1, *layer output shape) (``Model.activations``).
-    probabilities: (10,) summing to 1.
+    verdict: what to tell the visitor (``digits.verdict``: digit / unsure / not a digit).
+    probabilities: (10,) summing to 1, calibrated (the verdict's).
     """
 
     outputs: list[np.ndarray]
-    probabilities: np.ndarray
+    verdict: Verdict
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        assert self.verdict.probabilities is not None  # a drawing always has them
+        return self.verdict.probabilities
 
     @property
     def digit(self) -> int:
@@ -44,9 +38,9 @@ class Thought:
 
 
 def think(model: nn.Model, x: np.ndarray) -> Thought:
-    """The model's forward pass over one input x (784,)."""
+    """The model's forward pass over one input x (784,) and its verdict."""
     outputs = model.activations(np.asarray(x)[None])
-    return Thought(outputs, as_probabilities(model, outputs[-1])[0])
+    return Thought(outputs, judge(model, x, outputs[-1]))
 
 
 def saliency(model: nn.Model, x: np.ndarray, digit: int) -> np.ndarray:

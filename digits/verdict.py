@@ -28,8 +28,7 @@ import numpy as np
 
 import nn
 
-from .calibration import apply_temperature
-from .inference import as_probabilities
+from .calibration import apply_temperature, as_probabilities, class_probabilities
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -251,7 +250,6 @@ def calibrate(model: nn.Model, x_val: np.ndarray, y_val: np.ndarray) -> VerdictS
     thresholds on the dev parts of the hard drawn set and the non-digit set; stores the result
     in ``model.metadata["verdict"]`` (saved with the weights) and returns it."""
     from . import calibration, evaluation
-    from .inference import class_probabilities
 
     temperature = (calibration.fit_temperature(class_probabilities(model, x_val), y_val)
                    if len(x_val) else 1.0)  # no held-out MNIST: uncalibrated

@@ -10,11 +10,13 @@ import secrets
 import numpy as np
 import streamlit as st
 
-from digits.inference import class_probabilities
+from digits.inference import think
 from digits.preprocess import preprocess
+from digits.verdict import Verdict
 from digits.wall import WallUnavailable, as_wall_image
 
 from . import canvas
+from .blocks import verdict_note
 from .errors import friendly
 from .models import ModelEntry
 from .wall import with_store
@@ -121,19 +123,21 @@ def _share(token: str, image: np.ndarray | None, predicted: int, label: int | No
     st.session_state["wall_sent"] = wanted
 
 
-def _answer(probabilities: np.ndarray | None, version: int) -> int | None:
+def _answer(verdict: Verdict | None, version: int) -> int | None:
     """The Prediction metric with Clear beside it; returns the predicted digit (or None)."""
     with st.container(horizontal=True, key="audience_answer", vertical_alignment="center",
                       gap="small"):
         with st.container(key="prediction", width="content"):
-            if probabilities is None:
+            if verdict is None:
                 st.metric("Prediction", "–", delta="draw a digit", delta_color="off",
                           delta_arrow="off")
                 digit = None
             else:
-                digit = int(probabilities.argmax())
-                st.metric("Prediction", str(digit), delta=f"{probabilities[digit]:.0%} sure",
-                          delta_color="off", delta_arrow="off")
+                digit = verdict.digit
+                label = verdict.label[:1].upper() + verdict.label[1:]
+                with st.container(key=f"verdict_{verdict.kind}"):
+                    st.metric("Prediction", label, delta=verdict_note(verdict),
+                              delta_color="off", delta_arrow="off")
         st.html(UNDO_HTML, unsafe_allow_javascript=True, width="content")
         st.button("Clear", on_click=canvas.clear_canvas, key="audience_clear",
                   icon=":material/ink_eraser:", help="Start a new drawing")
@@ -154,12 +158,12 @@ def drawing_panel(entry: ModelEntry) -> None:
     if image is not None:
         with friendly("reading your drawing"):
             result = preprocess(image)
-    probabilities = None
+    verdict = None
     if result is not None and result.ok:
         with friendly("running the network"):
-            probabilities = class_probabilities(entry.model, result.vector[None])[0]
+            verdict = think(entry.model, result.vector).verdict
     with row.container(width=CONTROLS, key="audience_controls"):
-        digit = _answer(probabilities, version)
+        digit = _answer(verdict, version)
         if result is not None and not result.ok and result.bbox is not None:
             st.caption(result.message)  # some ink, but only a speck
         st.pills("Wrong? It was …", list(range(10)), key=f"audience_label-{version}",
@@ -172,7 +176,7 @@ def drawing_panel(entry: ModelEntry) -> None:
                                                       else f" – the network read a {digit}."))
         st.toggle("Show my drawing on the big screen", value=True, key=SHARE_KEY)
         st.caption(SHARE_NOTE)
-    picture = as_wall_image(result.vector) if probabilities is not None else None
+    picture = as_wall_image(result.vector) if verdict is not None else None
     _share(_token(version), picture, 0 if digit is None else digit, said)
 
 

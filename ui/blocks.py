@@ -15,6 +15,7 @@ import streamlit as st
 import nn
 from digits import viz
 from digits.preprocess import Preprocessed, preprocess
+from digits.verdict import Verdict
 
 from . import canvas
 from .errors import friendly
@@ -59,13 +60,29 @@ def show_prompt(result: Preprocessed | None) -> None:
     st.info(result.message if speck else PROMPT, icon=":material/draw:")
 
 
-def show_prediction(probabilities: np.ndarray) -> None:
-    """The top digit of probabilities (10,) as a metric, its confidence, and all ten as bars."""
-    digit = int(probabilities.argmax())
-    with st.container(key="prediction"):
-        st.metric("Prediction", str(digit), delta=f"{probabilities[digit]:.0%} sure",
-                  delta_color="off", delta_arrow="off")
-    st.markdown(viz.probability_bars_html(probabilities), unsafe_allow_html=True)
+def verdict_note(verdict: Verdict) -> str:
+    """The short line under the answer: how sure, or why there is no single digit."""
+    p = verdict.probabilities
+    if verdict.kind == "digit":
+        return f"{verdict.confidence:.0%} sure"
+    if verdict.kind == "unsure" and p is not None:
+        return "not sure: " + " · ".join(f"{d}: {p[d]:.0%}" for d in verdict.candidates)
+    if verdict.kind == "not_a_digit":
+        return f"no digit fits (at most {verdict.confidence:.0%}, a {verdict.digit})"
+    return "nothing drawn yet"
+
+
+def show_prediction(verdict: Verdict) -> None:
+    """The verdict as the Prediction metric ("7", "4 or 9?", "Not a digit") with how sure it is
+    in words, and the ten calibrated probabilities as bars."""
+    label = verdict.label[:1].upper() + verdict.label[1:]
+    with st.container(key="prediction"), st.container(key=f"verdict_{verdict.kind}"):
+        st.metric("Prediction", label, delta=verdict_note(verdict), delta_color="off",
+                  delta_arrow="off")
+        if verdict.kind != "digit":
+            st.caption(verdict.sentence)
+    if verdict.probabilities is not None:
+        st.markdown(viz.probability_bars_html(verdict.probabilities), unsafe_allow_html=True)
 
 
 def show_input(x: np.ndarray, saliency: np.ndarray) -> None:

@@ -34,7 +34,7 @@ def draw_tab(entry: ModelEntry) -> None:
     with friendly("running the network"):
         thought = think(entry.model, x)  # one forward pass serves every view
         with col_pred:
-            blocks.show_prediction(thought.probabilities)
+            blocks.show_prediction(thought.verdict)
         with col_input:
             blocks.show_input(x, saliency(entry.model, x, thought.digit))
         teach.label_control(x, thought.digit)  # full width: ten digits fit

@@ -11,7 +11,7 @@ import streamlit as st
 
 from digits.card import DRAWN_SEED
 from digits.drawn import make_drawn_samples
-from digits.inference import class_probabilities, saliency, think
+from digits.inference import saliency, think
 from digits.preprocess import preprocess
 
 from . import blocks, canvas
@@ -46,7 +46,7 @@ def show_attract(entry: ModelEntry) -> None:
     image, vector = samples[attract_index() % len(samples)]
     st.session_state["attract_shown"] = attract_index()
     st.image(image, width=200, caption="While nobody draws: a sample digit")
-    blocks.show_prediction(class_probabilities(entry.model, vector[None])[0])
+    blocks.show_prediction(think(entry.model, vector).verdict)
 
 
 def attract_due(now: float) -> bool:
@@ -76,7 +76,7 @@ def canvas_and_answer(entry: ModelEntry) -> None:
     with friendly("running the network"):
         thought = think(entry.model, x)
         with col_pred:
-            blocks.show_prediction(thought.probabilities)
+            blocks.show_prediction(thought.verdict)
         with col_input:
             blocks.show_input(x, saliency(entry.model, x, thought.digit))
             blocks.show_layers(entry.model, thought.outputs, cell=7)
