@@ -73,7 +73,10 @@ class VerdictSettings:
         return cls(**known)
 
 
-DEFAULT_SETTINGS = VerdictSettings()
+#: For a model without stored settings (trained or uploaded in the app): no temperature, and
+#: "not a digit" only for probabilities as flat as uniform ones (top three under 0.3). Such a
+#: model was not trained on non-digits, so spread probabilities say "unsure", not "no digit".
+DEFAULT_SETTINGS = VerdictSettings(temperature=1.0, digit_min=0.9, unsure_min=0.3)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,6 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import nn
 from digits.card import classification_report
 from digits.data import DataError, load_mnist

@@ -65,7 +65,7 @@ def test_a_speck_is_not_a_digit():
 def test_a_drawn_digit_is_predicted(digit):
     at = run_app(canvas_with(digit, seed=digit))
     assert not at.exception and not at.error and not at.error
-    assert metric(at, "Prediction") == str(digit)
+    assert metric(at, "Prediction").split()[0] == str(digit)  # "1" or "1 or 7?"
     assert at.session_state["last_input"].shape == (784,)
 
 

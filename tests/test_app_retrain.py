@@ -172,7 +172,7 @@ def test_training_makes_a_new_active_session_model(at: AppTest,
     canvas["image"] = one()  # draw at once, with the new model
     at.run()
     assert not at.exception
-    assert metric(at, "Prediction") in [str(d) for d in range(10)]
+    assert metric(at, "Prediction").split()[0] in [str(d) for d in range(10)]  # "7", "7 or 1?"
     assert np.array_equal(at.session_state["last_input"].shape, (784,))
     at.button(key="rt_compare_refresh").click().run()
     assert "Yours:" in texts(at.markdown)
