@@ -56,8 +56,7 @@ def test_a_clear_seven_is_shown_as_a_seven_with_how_sure(mode: str) -> None:
 def test_a_letter_or_a_smiley_is_not_a_digit(mode: str, image: np.ndarray) -> None:
     at = run(image, mode)
     value, delta = prediction(at)
-    assert value == "Not a digit" and delta.startswith("no digit fits")
-    assert any("doesn't look like a digit" in c.value for c in at.caption)
+    assert value == "Not a digit" and delta.startswith("doesn't look like a digit (at most ")
 
 
 @pytest.mark.parametrize("mode", ["explore", "present"])
@@ -71,8 +70,7 @@ def test_an_unsure_answer_offers_the_candidates(mode: str) -> None:
 
     at = run(SEVEN, mode, think=think)
     value, delta = prediction(at)
-    assert value == "4 or 9?" and delta == "not sure: 4: 55% · 9: 40%"
-    assert any("Not sure: 4 or 9?" in c.value for c in at.caption)
+    assert value == "4 or 9?" and delta == "not sure: 4 (55%) or 9 (40%)"
 
 
 def test_a_blank_canvas_gets_no_verdict_but_the_prompt() -> None:

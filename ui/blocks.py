@@ -66,9 +66,9 @@ def verdict_note(verdict: Verdict) -> str:
     if verdict.kind == "digit":
         return f"{verdict.confidence:.0%} sure"
     if verdict.kind == "unsure" and p is not None:
-        return "not sure: " + " · ".join(f"{d}: {p[d]:.0%}" for d in verdict.candidates)
+        return "not sure: " + " or ".join(f"{d} ({p[d]:.0%})" for d in verdict.candidates)
     if verdict.kind == "not_a_digit":
-        return f"no digit fits (at most {verdict.confidence:.0%}, a {verdict.digit})"
+        return f"doesn't look like a digit (at most {verdict.confidence:.0%} a {verdict.digit})"
     return "nothing drawn yet"
 
 
@@ -79,8 +79,6 @@ def show_prediction(verdict: Verdict) -> None:
     with st.container(key="prediction"), st.container(key=f"verdict_{verdict.kind}"):
         st.metric("Prediction", label, delta=verdict_note(verdict), delta_color="off",
                   delta_arrow="off")
-        if verdict.kind != "digit":
-            st.caption(verdict.sentence)
     if verdict.probabilities is not None:
         st.markdown(viz.probability_bars_html(verdict.probabilities), unsafe_allow_html=True)
 
