@@ -366,12 +366,16 @@ def _finite_divergence_setup():
     return Model([Dense(32, "relu"), Dense(4, "softmax")], input_shape=(20,), seed=0), X, y
 
 
-def test_a_loss_far_above_its_start_raises_and_restores_the_weights_before_the_last_step():
+def test_a_loss_far_above_its_start_raises_and_restores_a_recent_healthy_checkpoint():
+    import re
+
     model, X, y = _finite_divergence_setup()
-    snapshots = []
+    snapshots = [[q.copy() for _, q, _ in model.parameters()]]  # after 0, 1, 2, ... steps
+    losses = []
 
     def record(p):
         snapshots.append([q.copy() for _, q, _ in model.parameters()])
+        losses.append(p.batch_loss)
 
     with np.errstate(all="ignore"), pytest.raises(nn.TrainingDiverged) as info:
         nn.fit(model, X, y, 16, 20, 10.0, optimizer="adam", loss="cross_entropy", seed=0,
@@ -380,10 +384,14 @@ def test_a_loss_far_above_its_start_raises_and_restores_the_weights_before_the_l
     assert "grew to" in message and "5 times where it started" in message
     assert "learning rate (it was 10)" in message
     assert isinstance(info.value, ValueError)
+    steps = len(snapshots) - 1
+    assert steps >= 9  # the rule first looks at the 10th batch's loss
+    restored_step = int(re.search(r"after step (\d+)", message).group(1))
+    assert restored_step % nn.training.CHECKPOINT_EVERY == 0
+    assert steps - nn.training.CHECKPOINT_EVERY <= restored_step < steps
     restored = [p for _, p, _ in model.parameters()]
-    assert len(snapshots) >= 9  # the rule first looks at the 10th batch's loss
-    # the weights before the last step: those after the step before it, a recorded state
-    assert all(np.array_equal(a, b) for a, b in zip(snapshots[-2], restored, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(snapshots[restored_step], restored,
+                                                     strict=True))
     assert all(not layer.grads for layer in model.layers)
 
 
