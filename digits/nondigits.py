@@ -10,10 +10,15 @@ Seven kinds, drawn with the same pen, hand and appearances as ``digits.drawn``:
 * ``two_digits`` – two digits side by side;
 * ``piece`` – a piece of a digit (a third to a half of its strokes).
 
-The ``dev`` part (thresholds and outlier-exposure training data come from it) and the ``test``
-part (reported, never tuned on) use *different generators* for every kind (other letters,
-other symbols and shapes, another scribble process, digits of the hard test shapes), not only
-other seeds.
+Three parts, each with its own seed:
+
+* ``train`` – outlier-exposure training data (letters A E H, symbols + = #, squares and
+  triangles, and the parametric faces, scribbles, digit pairs and pieces);
+* ``dev`` – for choosing thresholds and recipes: *other* letters (K M W), symbols (? * arrow)
+  and shapes (stars, crossed circles) than ``train``, so it measures how outlier exposure
+  carries over to things it was not trained on;
+* ``test`` – reported, never tuned on: different generators again for every kind (other
+  letters, symbols and shapes, another scribble process, digits of the hard test shapes).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from .drawn import APPEARANCES, Hand, _arc, _line, _spline, _u
 __all__ = ["KINDS", "NonDigit", "make_nondigits", "render_nondigit"]
 
 KINDS = ("letter", "symbol", "shape", "face", "scribble", "two_digits", "piece")
+TRAIN_SEED = 515151
 DEV_SEED = 2203
 TEST_SEED = 6007
 
@@ -57,7 +63,8 @@ _LETTERS: dict[str, Callable[[Callable[[float, float], float]], Strokes]] = {
                     _line((0.3, u(0.4, 0.55)), (0.3, 1))],
     "D": lambda u: [_line((0, 0), (0, 1)), _spline((0, 0), (0.5, 0.15), (0.55, 0.6), (0, 1))],
 }
-_DEV_LETTERS = ("A", "E", "H", "K", "M", "W")
+_TRAIN_LETTERS = ("A", "E", "H")
+_DEV_LETTERS = ("K", "M", "W")
 _TEST_LETTERS = ("F", "N", "R", "X", "Y", "D")
 
 
@@ -97,7 +104,8 @@ _SYMBOLS: dict[str, _Maker] = {
     "division": lambda r: [_line((0, 0.5), (0.8, 0.5)), _line((0.4, 0.15), (0.41, 0.17)),
                            _line((0.4, 0.85), (0.41, 0.87))],
 }
-_DEV_SYMBOLS = ("plus", "equals", "hash", "question", "star", "arrow")
+_TRAIN_SYMBOLS = ("plus", "equals", "hash")
+_DEV_SYMBOLS = ("question", "star", "arrow")
 _TEST_SYMBOLS = ("percent", "infinity", "check", "less", "at", "division")
 
 
@@ -125,7 +133,8 @@ _SHAPES: dict[str, _Maker] = {
                               (0.8, 0.4))],
     "diamond": lambda r: [_line((0.4, 0), (0.8, 0.5), (0.4, 1), (0, 0.5), (0.4, 0))],
 }
-_DEV_SHAPES = ("square", "triangle", "star5", "crossed_circle")
+_TRAIN_SHAPES = ("square", "triangle")
+_DEV_SHAPES = ("star5", "crossed_circle")
 _TEST_SHAPES = ("heart", "spiral", "house", "diamond")
 
 
@@ -218,6 +227,15 @@ def _piece(styles: dict, digits: tuple[int, ...]) -> _Maker:
 
 
 _GENERATORS: dict[str, dict[str, _Maker]] = {
+    "train": {
+        "letter": _letter(_TRAIN_LETTERS),
+        "symbol": _from(_SYMBOLS, _TRAIN_SYMBOLS),
+        "shape": _from(_SHAPES, _TRAIN_SHAPES),
+        "face": _smiley,
+        "scribble": _scribble_dev,
+        "two_digits": _two_digits(drawn.STYLES),
+        "piece": _piece(drawn.STYLES, (0, 2, 3, 5, 8)),
+    },
     "dev": {
         "letter": _letter(_DEV_LETTERS),
         "symbol": _from(_SYMBOLS, _DEV_SYMBOLS),
@@ -256,8 +274,8 @@ def render_nondigit(kind: str, part: str, rng: np.random.Generator,
     """Draw one non-digit of ``kind`` with ``part``'s generator (all randomness from rng)."""
     if part not in _GENERATORS:
         raise ValueError(f"part: expected one of {tuple(_GENERATORS)}, got {part!r}")
-    if kind not in KINDS:
-        raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
+    if kind not in _GENERATORS[part]:
+        raise ValueError(f"kind: expected one of {tuple(_GENERATORS[part])}, got {kind!r}")
     if appearance is None:
         appearance = APPEARANCES[int(rng.integers(len(APPEARANCES)))]
     if size is None:
@@ -282,7 +300,7 @@ def make_nondigits(part: str, n: int = 1000, seed: int | None = None,
     if n < 0:
         raise ValueError(f"n: expected >= 0, got {n}")
     if seed is None:
-        seed = DEV_SEED if part == "dev" else TEST_SEED
+        seed = {"train": TRAIN_SEED, "dev": DEV_SEED, "test": TEST_SEED}[part]
     out = []
     for i in range(n):
         rng = np.random.default_rng([seed, i])

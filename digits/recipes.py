@@ -223,7 +223,8 @@ def generated_training_data(drawn: int, outliers: int) -> tuple[np.ndarray, np.n
                                                                  np.ndarray]:
     """Generated training inputs from the dev styles only (cached): ``drawn`` hard-set digits
     (dev shapes and conditions, seed ``DRAWN_TRAIN_SEED``, 140×140 canvases for speed) and
-    ``outliers`` non-digits (dev generators, seed ``OUTLIER_TRAIN_SEED``).
+    ``outliers`` non-digits (the ``train`` part of ``digits.nondigits``, whose letters, symbols
+    and shapes are not the dev ones; seed ``OUTLIER_TRAIN_SEED``).
 
     Returns (X_drawn (drawn', 784), y_drawn (drawn',), X_outliers (outliers', 784)); drawings
     that preprocessing rejects are left out, so drawn' <= drawn and outliers' <= outliers."""
@@ -237,7 +238,7 @@ def generated_training_data(drawn: int, outliers: int) -> tuple[np.ndarray, np.n
     else:
         X_d, y_d = np.zeros((0, INPUT_SIZE), np.float32), np.zeros(0, np.int64)
     if outliers:
-        X_o = evaluation.nondigit_inputs("dev", outliers, seed=OUTLIER_TRAIN_SEED,
+        X_o = evaluation.nondigit_inputs("train", outliers, seed=OUTLIER_TRAIN_SEED,
                                          size=(140, 140))["X"]
     else:
         X_o = np.zeros((0, INPUT_SIZE), np.float32)

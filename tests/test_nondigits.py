@@ -27,6 +27,18 @@ def test_deterministic_and_parts_differ() -> None:
 
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="part"):
-        make_nondigits("train", 1)
+        make_nondigits("validation", 1)
     with pytest.raises(ValueError, match="kind"):
         render_nondigit("emoji", "dev", np.random.default_rng(0))
+
+
+def test_train_dev_and_test_parts_draw_from_disjoint_letters_symbols_and_shapes() -> None:
+    from digits import nondigits as nd
+
+    for names in (("_TRAIN_LETTERS", "_DEV_LETTERS", "_TEST_LETTERS"),
+                  ("_TRAIN_SYMBOLS", "_DEV_SYMBOLS", "_TEST_SYMBOLS"),
+                  ("_TRAIN_SHAPES", "_DEV_SHAPES", "_TEST_SHAPES")):
+        train, dev, test = (set(getattr(nd, n)) for n in names)
+        assert train and dev and test
+        assert not (train & dev or train & test or dev & test), names
+    assert [s.kind for s in make_nondigits("train", 7)] == list(KINDS)
