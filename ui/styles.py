@@ -32,7 +32,7 @@ PRESENT_CSS = """<style>
 .st-key-present_canvas { position: relative;
   width: calc(420px * var(--present-zoom, 1)) !important; }
 .st-key-present_canvas [data-testid="stElementContainer"]:has(.attract-sample) {
-  position: absolute; top: 0; left: 0; z-index: 10; }
+  position: absolute; top: 0; left: 0; z-index: 10; pointer-events: none; }
 .st-key-present_canvas [data-testid="stElementContainer"]:first-of-type,
 .st-key-present_canvas [data-testid="stCustomComponentV1"],
 .st-key-present_canvas iframe { zoom: var(--present-zoom, 1); }
