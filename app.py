@@ -2,6 +2,8 @@
 
     streamlit run app.py                      # explore: draw, inspect, retrain
     streamlit run app.py -- --mode present    # or open the page with ?mode=present
+    streamlit run app.py -- --public-url http://HOST:8501/   # the address the join QR shows
+                                              # (phones open ?mode=audience)
 
 The page is laid out here; the work is done in ui/ (Streamlit pieces) and digits/ + nn/ (pure
 code, tested without a browser).
@@ -12,7 +14,7 @@ from __future__ import annotations
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
-from ui import draw, present, retrain
+from ui import audience, draw, present, retrain
 from ui.errors import friendly
 from ui.sidebar import mode_controls, pick_model
 from ui.styles import BASE_CSS
@@ -27,9 +29,13 @@ st.html(BASE_CSS)
 
 with friendly("loading the networks"):
     mode = mode_controls()
-    retrain.collect()  # a run that ended gives its model before the picker is drawn
-    active = pick_model()
-    if mode == "present":
+    if mode != "audience":
+        retrain.collect()  # a run that ended gives its model before the picker is drawn
+    active = pick_model()  # the audience page hides the sidebar
+    if mode == "audience":
+        if active is not None:
+            audience.audience_page(active)
+    elif mode == "present":
         present.presentation(active)
     else:
         st.title("Draw a digit and watch the network think")

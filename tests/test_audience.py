@@ -1,5 +1,5 @@
-"""The audience page and the projector's wall pieces with AppTest (no browser), through the
-test-only page tests/wall_app.py (app.py does not route to them yet); the canvas is patched."""
+"""The audience page (``?mode=audience``) and the projector's wall pieces (``?mode=present``)
+with AppTest (no browser), through app.py; the canvas is patched."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from digits.wall import SQLiteWall
 from ui import audience
 from ui.wall import audience_url, public_url_setting
 
-PAGE = str(Path(__file__).resolve().parent / "wall_app.py")
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def phone_canvas(digit: int | None, seed: int = 0) -> np.ndarray:
@@ -45,9 +45,12 @@ def store(tmp_path, monkeypatch) -> SQLiteWall:
 
 def run(image: np.ndarray | None, at: AppTest | None = None, view: str | None = None) -> AppTest:
     if at is None:
-        at = AppTest.from_file(PAGE, default_timeout=60)
-        if view:
-            at.query_params["view"] = view
+        at = AppTest.from_file(APP, default_timeout=60)
+        if view == "wall":  # the projector, without the attract loop's pictures
+            at.query_params["mode"] = "present"
+            at.query_params["attract"] = "off"
+        else:
+            at.query_params["mode"] = "audience"
     with mock.patch("ui.canvas.draw_canvas", return_value=image):
         at.run()
     assert not at.exception, at.exception

@@ -40,10 +40,6 @@ html, body, [data-testid="stMain"] { overscroll-behavior: none; }
   padding: .5rem 10px 1rem 10px !important; max-width: 780px !important; }
 .st-key-audience_canvas, .st-key-audience_canvas * { touch-action: none;
   -webkit-user-select: none; user-select: none; -webkit-touch-callout: none; }
-.audience-undo { min-height: 48px; min-width: 48px; padding: 0 .55rem; font-size: 1.1rem;
-  border: 1px solid rgba(49, 51, 63, .2); border-radius: .5rem; background: #fff;
-  color: inherit; cursor: pointer; font-family: inherit; }
-.audience-undo:active { background: #f0f2f6; }
 [class*="st-key-audience_label"] button { min-height: 44px; min-width: 44px;
   font-size: 1.1rem; }
 .audience-title { font-size: 1.25rem; font-weight: 700; margin: 0; line-height: 1.3; }
@@ -54,24 +50,6 @@ html, body, [data-testid="stMain"] { overscroll-behavior: none; }
 .st-key-prediction [data-testid="stMetricLabel"] p { font-size: 1rem; }
 .st-key-prediction { min-width: 5.8rem; }
 </style>"""
-
-
-# A big Undo: the canvas's own undo sits in a small toolbar that appears on hover (which a
-# touch screen does not have); this button presses it (found by its accessible name).
-UNDO_HTML = """<button type="button" class="audience-undo" id="audience-undo">↶ Undo</button>
-<script>
-(() => {
-  const press = () => {
-    for (const el of document.querySelectorAll(".st-key-audience_canvas *")) {
-      const undo = el.shadowRoot && el.shadowRoot.querySelector('button[aria-label="Undo"]');
-      if (undo) { undo.click(); return; }
-    }
-  };
-  for (const b of document.querySelectorAll("#audience-undo")) {
-    if (!b.dataset.bound) { b.dataset.bound = "1"; b.addEventListener("click", press); }
-  }
-})();
-</script>"""
 
 
 def _token(version: int) -> str:
@@ -138,7 +116,8 @@ def _answer(verdict: Verdict | None, version: int) -> int | None:
                 with st.container(key=f"verdict_{verdict.kind}"):
                     st.metric("Prediction", label, delta=verdict_note(verdict),
                               delta_color="off", delta_arrow="off")
-        st.html(UNDO_HTML, unsafe_allow_javascript=True, width="content")
+        st.button("Undo", on_click=canvas.undo, key="audience_undo", icon=":material/undo:",
+                  disabled=not canvas.strokes(), help="Take the last stroke off")
         st.button("Clear", on_click=canvas.clear_canvas, key="audience_clear",
                   icon=":material/ink_eraser:", help="Start a new drawing")
         st.button("Right!", key="audience_right", icon=":material/check:",
@@ -153,7 +132,8 @@ def drawing_panel(entry: ModelEntry) -> None:
     version = st.session_state.get("canvas_version", 0)
     row = st.container(horizontal=True, gap="medium", key="audience_row")
     with row.container(width=CANVAS, key="audience_canvas"):
-        image = canvas.draw_canvas(f"audience-canvas-{version}", size=CANVAS, pen=PEN)
+        # The key canvas.undo() knows; no toolbar (the big buttons below replace it).
+        image = canvas.draw_canvas(f"canvas-{version}", size=CANVAS, pen=PEN, toolbar=False)
     result = None
     if image is not None:
         with friendly("reading your drawing"):

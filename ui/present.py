@@ -1,6 +1,11 @@
 """The presentation page (``?mode=present``): a big canvas and a big answer for a projector or
-a touch screen, no controls; the canvas clears itself when nobody draws, and an attract loop
-shows sample digits meanwhile."""
+a touch screen, no controls, and the audience's corner: the join QR code and the crowd wall.
+
+Everything is sized from the viewport (``styles.PRESENT_CSS``; the canvas is drawn at
+CANVAS_SIZE px and shown at the size ``FIT_JS`` picks from the window). The canvas clears itself
+when nobody draws, and an attract loop shows sample digits on it meanwhile, drawn the way a
+drawing looks, with the answer, the input and the layers where a drawing's go.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +15,62 @@ import numpy as np
 import streamlit as st
 
 from digits.card import DRAWN_SEED
-from digits.drawn import make_drawn_samples
+from digits.drawn import render_digit
 from digits.inference import saliency, think
 from digits.preprocess import preprocess
+from digits.wall_view import png_data_uri
 
-from . import blocks, canvas
+from . import blocks, canvas, wall
 from .errors import friendly
 from .models import ModelEntry
 from .styles import PRESENT_CSS
 
-CANVAS_SIZE, PEN_WIDTH = 420, 30  # px: the explore page's 280 and 20, half as big again
+CANVAS_SIZE, PEN_WIDTH = 420, 30  # px as drawn (the explore page's 280 and 20, x1.5)
 ATTRACT_PERIOD = 4.0  # seconds per sample in the attract loop
-ATTRACT_AFTER = 3.0  # seconds of an empty canvas before the attract loop starts
+ATTRACT_DIGITS = (3, 7, 2, 8, 5, 0, 4, 9, 6, 1)
+WALL_SHOWN = 12  # the projector's wall: the latest drawings that fit beside the canvas
+
+# Shows the canvas at a size picked from the window (zoom keeps the drawn pixels and the
+# pointer in step: the component scales pointer positions by its on-screen size), and hides
+# the attract loop's sample the moment a finger or pen touches the canvas.
+FIT_JS = """<script>
+(() => {
+  const fit = () => {
+    const w = window.innerWidth, h = window.innerHeight;
+    const px = w < 700 ? w - 28 : Math.min(0.58 * h, 0.33 * w);
+    document.documentElement.style.setProperty("--present-zoom", (px / SIZE).toFixed(4));
+  };
+  fit();
+  if (!window.__digitsPresentFit) {
+    window.__digitsPresentFit = true;
+    window.addEventListener("resize", fit);
+    document.addEventListener("pointerdown", (e) => {
+      if (e.target.closest && e.target.closest(".st-key-present_canvas")) {
+        document.querySelectorAll(".attract-sample").forEach((el) => { el.hidden = true; });
+      }
+    }, true);
+  }
+})();
+</script>""".replace("SIZE", str(CANVAS_SIZE))
 
 
 @st.cache_resource(show_spinner=False)
-def attract_samples() -> list[tuple[np.ndarray, np.ndarray]]:
-    """A few sample drawings (image, 784-vector) for the attract loop, made once per server."""
-    samples = make_drawn_samples(3, seed=DRAWN_SEED + 1)
+def attract_samples() -> list[tuple[str, np.ndarray]]:
+    """Sample drawings for the attract loop, made once per server: (a PNG data URI of the
+    digit drawn white on black at the canvas's size, its (784,) input)."""
     out = []
-    for s in samples:
-        result = preprocess(s.image)
+    for k, digit in enumerate(ATTRACT_DIGITS):
+        rng = np.random.default_rng([DRAWN_SEED + 1, digit, k])
+        ink = render_digit(digit, rng, appearance="gray", size=(CANVAS_SIZE, CANVAS_SIZE),
+                           pen=PEN_WIDTH, height_frac=0.7)
+        if ink.mean() > 127:  # white ink on black, as the canvas draws
+            ink = 255 - ink
+        ink = np.where(ink < 64, 0, ink).astype(np.uint8)  # the canvas's black, not grey
+        rgba = np.zeros((CANVAS_SIZE, CANVAS_SIZE, 4), np.uint8)
+        rgba[..., :3], rgba[..., 3] = ink[..., None], 255
+        result = preprocess(rgba)
         if result.ok:
-            out.append((s.image, result.vector))
+            out.append((png_data_uri(np.ascontiguousarray(ink)), result.vector))
     return out
 
 
@@ -40,46 +78,53 @@ def attract_index() -> int:
     return int(time.time() // ATTRACT_PERIOD)
 
 
-def show_attract(entry: ModelEntry) -> None:
-    """One sample drawing and what the network says about it (changes every few seconds)."""
-    samples = attract_samples()
-    image, vector = samples[attract_index() % len(samples)]
-    st.session_state["attract_shown"] = attract_index()
-    st.image(image, width=200, caption="While nobody draws: a sample digit")
-    blocks.show_prediction(think(entry.model, vector).verdict)
+def attract_on() -> bool:
+    return bool(st.session_state.get("attract", True))
 
 
-def attract_due(now: float) -> bool:
-    """The attract loop is on and the canvas has been empty for ATTRACT_AFTER seconds."""
-    idle = now - st.session_state.get(blocks.LAST_ACTIVITY, 0.0)
-    return bool(st.session_state.get("attract", True)) and idle > ATTRACT_AFTER
+def show_sample_over_canvas(uri: str, index: int) -> None:
+    """The attract sample drawn over the (empty) canvas, in its place and at its size."""
+    st.html(f'<div class="attract-sample" data-index="{index}"><img src="{uri}" alt="">'
+            '<span>A sample · draw your own digit here</span></div>')
 
 
-def canvas_and_answer(entry: ModelEntry) -> None:
-    """The big canvas, the answer beside it, the input and the layers (a fragment: a stroke
-    reruns only this); the attract loop while the canvas is empty."""
-    row = st.container(horizontal=True, gap="medium", key="draw_row")
-    col_canvas = row.container(width=CANVAS_SIZE + 8, key="draw_canvas")
-    col_pred = row.container(width=300, key="draw_prediction")
-    col_input = row.container(width=460, key="draw_input")
-    with col_canvas:
-        result = blocks.read_drawing(CANVAS_SIZE, PEN_WIDTH)
-    if result is None or not result.ok:
-        blocks.remember_input(None)
-        with col_pred:
-            blocks.show_prompt(result)
-            if attract_due(time.time()):
-                show_attract(entry)
-        return
-    x = result.vector
-    blocks.remember_input(x)
+def show_thinking(entry: ModelEntry, x: np.ndarray, col_pred, col_input) -> None:
+    """The answer, the 28x28 input and the layers for one input x (784,)."""
     with friendly("running the network"):
         thought = think(entry.model, x)
         with col_pred:
             blocks.show_prediction(thought.verdict)
         with col_input:
             blocks.show_input(x, saliency(entry.model, x, thought.digit))
-            blocks.show_layers(entry.model, thought.outputs, cell=7)
+            with st.container(key="present_layers"):
+                blocks.show_layers(entry.model, thought.outputs, cell=6)
+
+
+def canvas_and_answer(entry: ModelEntry) -> None:
+    """The big canvas, the answer beside it, the input and the layers (a fragment: a stroke
+    reruns only this); the attract loop's sample in the same places while the canvas is empty."""
+    row = st.container(horizontal=True, gap="medium", key="draw_row")
+    col_canvas = row.container(width="content", key="present_canvas")
+    col_pred = row.container(width="content", key="draw_prediction")
+    col_input = row.container(width="content", key="draw_input")
+    with col_canvas:
+        result = blocks.read_drawing(CANVAS_SIZE, PEN_WIDTH)
+    if result is not None and result.ok:
+        blocks.remember_input(result.vector)
+        show_thinking(entry, result.vector, col_pred, col_input)
+        return
+    blocks.remember_input(None)
+    if attract_on() and (result is None or result.bbox is None):
+        index = attract_index()
+        uri, x = attract_samples()[index % len(attract_samples())]
+        st.session_state["attract_shown"] = index
+        with col_canvas:
+            show_sample_over_canvas(uri, index)
+            blocks.show_prompt(None)  # under the canvas: nothing above it moves
+        show_thinking(entry, x, col_pred, col_input)
+    else:
+        with col_pred:
+            blocks.show_prompt(result)
 
 
 @st.fragment(run_every=2)
@@ -93,8 +138,7 @@ def idle_watch() -> None:
         st.session_state.pop(blocks.LAST_INPUT, None)
         st.session_state[blocks.LAST_ACTIVITY] = now
         st.rerun(scope="app")
-    elif not drawing and attract_due(now) \
-            and st.session_state.get("attract_shown") != attract_index():
+    elif not drawing and attract_on() and st.session_state.get("attract_shown") != attract_index():
         st.rerun(scope="app")
 
 
@@ -105,11 +149,17 @@ def exit_presentation() -> None:
 def presentation(entry: ModelEntry | None) -> None:
     """The whole page in presentation mode."""
     st.html(PRESENT_CSS)
-    title, button = st.columns([6, 1], vertical_alignment="center")
-    title.title("Draw a digit · the network guesses")
-    button.button("Exit", on_click=exit_presentation, key="exit_present",
+    st.html(FIT_JS, unsafe_allow_javascript=True)
+    with st.container(horizontal=True, vertical_alignment="center", key="present_head"):
+        st.html('<h1 class="present-title">Draw a digit · the network guesses</h1>')
+        st.button("Exit", on_click=exit_presentation, key="exit_present",
                   icon=":material/close_fullscreen:", help="Back to the full page")
     if entry is None:
         return
-    st.fragment(canvas_and_answer)(entry)
+    with st.container(horizontal=True, gap="medium", key="present_row"):
+        with st.container(width="content", key="present_stage"):
+            st.fragment(canvas_and_answer)(entry)
+        with st.container(width="stretch", key="present_side"):
+            wall.join_qr(*wall.join_url())
+            wall.crowd_wall(WALL_SHOWN)
     idle_watch()

@@ -13,6 +13,7 @@ from digits.viz import plain
 from .models import DEFAULT, ModelEntry, available_models, retrain_state, shipped_models
 
 MODES = ["explore", "present"]
+AUDIENCE = "audience"  # ?mode=audience: the phone page (not in the Explore/Present control)
 IDLE_MIN, IDLE_MAX, IDLE_STEP = 5, 120, 5  # the idle slider, seconds
 
 
@@ -58,7 +59,11 @@ def idle_seconds(value: int) -> int:
 
 def mode_controls() -> str:
     """Explore or present (``?mode=present`` opens the page in it), plus presentation settings
-    (``?idle=20&attract=off``). Returns the mode; the URL follows the choice."""
+    (``?idle=20&attract=off``). Returns the mode; the URL follows the choice.
+
+    ``?mode=audience`` returns "audience" (the phones' page) and draws no sidebar."""
+    if st.query_params.get("mode") == AUDIENCE:
+        return AUDIENCE
     first_values = {
         "mode": lambda: _from_url("mode", _mode, default_mode()),
         "idle": lambda: idle_seconds(_from_url("idle", int, 20)),

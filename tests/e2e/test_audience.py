@@ -1,0 +1,174 @@
+"""The audience in a real browser: the phone page (``?mode=audience``, 390x844, a finger) and
+a drawing reaching the projector's crowd wall (``?mode=present``), with one app process and
+with two behind nginx (``scripts/serve_cluster.py``).
+
+The wall's latency is printed (``-s`` shows it); the tests assert that the drawing arrives,
+not how fast (timings belong in benchmarks: ``scripts/loadtest.py --profile audience``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from scripts import serve_cluster
+
+from . import harness
+from .test_cluster import _free_ports, nginx  # noqa: F401  (the nginx fixture)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+PHONE = (390, 844)
+# A 7 in the phone canvas's 340 px (the Draw tab's stroke scaled by 340/280).
+SEVEN = [[(85, 73), (170, 70), (255, 73), (219, 134), (182, 194), (152, 285)]]
+BAR = [[(170, 60), (170, 280)]]  # a 1
+WALL_COUNT_JS = """() => { const g = document.querySelector('.st-key-crowd_wall .crowd-grid');
+  return g ? Number(g.dataset.count) : 0; }"""
+# The page's scroll position, and the largest one seen since install (a drawing finger that
+# scrolled the page even for a moment shows here).
+SCROLL_PROBE_JS = """() => { window.__maxScroll = 0;
+  const root = () => [document.scrollingElement,
+                      document.querySelector('[data-testid="stMain"]')];
+  window.addEventListener('scroll', () => { for (const el of root()) if (el)
+    window.__maxScroll = Math.max(window.__maxScroll, el.scrollTop); }, true); }"""
+MAX_SCROLL_JS = "() => window.__maxScroll"
+
+
+@pytest.fixture(scope="module")
+def wall_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A wall of our own (SQLite in a temporary folder) for the servers this module starts."""
+    url = f"sqlite://{tmp_path_factory.mktemp('wall') / 'wall.sqlite3'}"
+    old = os.environ.get("DIGITS_WALL_URL")
+    os.environ["DIGITS_WALL_URL"] = url
+    yield url
+    if old is None:
+        os.environ.pop("DIGITS_WALL_URL", None)
+    else:
+        os.environ["DIGITS_WALL_URL"] = old
+
+
+@pytest.fixture(scope="module")
+def app_url(wall_env: str) -> Iterator[str]:
+    with harness.streamlit_server(harness.REPO_ROOT / "app.py",
+                                  env={"DIGITS_WALL_URL": wall_env}) as server:
+        yield server.url
+
+
+def open_page(browser: Browser, url: str, viewport: tuple[int, int], *, touch: bool = False,
+              route: str | None = None) -> tuple[Page, set[str]]:
+    """A page at ``url`` in a fresh context (nginx's ``route`` cookie when given), and the set
+    the app processes that answer it are collected in."""
+    page, _errors = harness.new_page(browser, viewport=viewport, has_touch=touch)
+    if route is not None:
+        page.context.add_cookies([{"name": "streamlit_route", "value": route, "url": url}])
+    answered: set[str] = set()
+    page.on("response", lambda r: answered.add(r.headers.get("x-streamlit-backend", "-")))
+    harness.open_app(page, url)
+    return page, answered
+
+
+def phone(browser: Browser, url: str, route: str | None = None) -> Page:
+    return open_page(browser, url + "?mode=audience", PHONE, touch=True, route=route)[0]
+
+
+def button(page: Page, key: str):
+    harness.wait_for_app_idle(page)
+    return page.locator(f".st-key-{key} button").last  # a rerun's stale copy comes first
+
+
+def in_view(page: Page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size[
+        "height"]
+
+
+@pytest.mark.browser
+def test_the_phone_flow(browser: Browser, app_url: str) -> None:
+    page = phone(browser, app_url)
+    try:
+        assert harness.read_metric(page, "Prediction") == "–"
+        page.evaluate(SCROLL_PROBE_JS)
+        harness.draw_strokes_touch(page, SEVEN, steps=8)
+        harness.wait_for_metric_value(page, "Prediction", "7")
+        assert page.evaluate(MAX_SCROLL_JS) == 0  # the finger drew; the page did not move
+        assert in_view(page, ".st-key-prediction")  # the answer without scrolling
+        for key in ("audience_undo", "audience_clear", "audience_right"):
+            box = button(page, key).bounding_box()
+            assert box is not None and box["height"] >= 44 and box["width"] >= 44, key
+            assert box["y"] + box["height"] <= PHONE[1], key
+        # Undo takes the one stroke off; a new stroke draws again.
+        button(page, "audience_undo").click()
+        harness.wait_for_metric_value(page, "Prediction", "–")
+        harness.draw_strokes_touch(page, BAR, steps=8)
+        answer = harness.wait_for_metric_change(page, "Prediction", "–")
+        assert answer.isdigit()
+        # "Wrong? It was ..." says which digit it was.
+        page.locator('[class*="st-key-audience_label"] button', has_text="4").click()
+        page.get_by_text("You said: 4").wait_for(timeout=15_000)
+        button(page, "audience_clear").click()
+        harness.wait_for_metric_value(page, "Prediction", "–")
+        assert page.evaluate(MAX_SCROLL_JS) == 0
+        harness.assert_no_exception(page)
+    finally:
+        page.context.close()
+
+
+def wall_latency(browser: Browser, url: str, routes: tuple[str, str] | None = None
+                 ) -> tuple[float, set[str]]:
+    """Draw a 7 on a phone page and return (the seconds from its answer on the phone to its
+    tile on the projector's wall, the app processes that served the two pages); ``routes``
+    are nginx route cookies for (projector, phone)."""
+    projector, answered = open_page(browser, url + "?mode=present&attract=off", (1920, 1080),
+                                    route=routes[0] if routes else None)
+    handset = None
+    try:
+        before = projector.evaluate(WALL_COUNT_JS)
+        handset, on_phone = open_page(browser, url + "?mode=audience", PHONE, touch=True,
+                                      route=routes[1] if routes else None)
+        harness.draw_strokes_touch(handset, SEVEN, steps=8)
+        harness.wait_for_metric_value(handset, "Prediction", "7")
+        shown = time.monotonic()
+        projector.wait_for_function(f"() => ({WALL_COUNT_JS})() > {before}", timeout=20_000,
+                                    polling=50)
+        latency = time.monotonic() - shown
+        tile = projector.locator(".st-key-crowd_wall .crowd-tile").first
+        assert tile.get_attribute("data-predicted") == "7"
+        harness.assert_no_exception(projector)
+        return latency, (answered | on_phone) - {"-"}
+    finally:
+        projector.context.close()
+        if handset is not None:
+            handset.context.close()
+
+
+@pytest.mark.browser
+def test_a_drawing_reaches_the_wall(browser: Browser, app_url: str) -> None:
+    latency, _ = wall_latency(browser, app_url)
+    print(f"\nwall latency, one process: {latency:.2f} s")
+
+
+@pytest.mark.browser
+def test_a_drawing_reaches_the_wall_through_nginx(browser: Browser, nginx: str,  # noqa: F811
+                                                  wall_env: str) -> None:
+    port, base = _free_ports()
+    try:
+        with serve_cluster.cluster("app.py", workers=2, port=port, base_port=base,
+                                   host="127.0.0.1", nginx=nginx) as group:
+            # The projector on one process, the phone on the other (route cookies picked
+            # until the two pages are served by different processes): the wall is shared.
+            latencies = []
+            for phone_route in "bcdefgh":
+                latency, served = wall_latency(browser, group.url, ("a", phone_route))
+                latencies.append(latency)
+                if len(served) == 2:
+                    break
+            assert len(served) == 2, f"both pages were served by {served}"
+    except serve_cluster.ClusterError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    print("\nwall latency, two processes behind nginx: "
+          + ", ".join(f"{t:.2f} s" for t in latencies))
