@@ -31,6 +31,7 @@ class TrainConfig:
 
     arch: str = "mlp"  # "mlp" or "cnn"
     conv: tuple[int, ...] = ()  # cnn only: filters of each 3x3 conv block (conv + 2x2 max-pool)
+    kernel: int = 3  # cnn only: the conv blocks' kernel size (odd, "same" padding)
     hidden: tuple[int, ...] = (256, 128)
     activation: str = "relu"
     output: str = "softmax"  # "softmax" (with cross-entropy) or "sigmoid" (with MSE, the blog's)
@@ -63,6 +64,8 @@ class TrainConfig:
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} expected a positive integer. "
                                  f"Received: {getattr(self, name)!r}")
+        if self.arch == "cnn" and not (1 <= int(self.kernel) <= 9 and int(self.kernel) % 2):
+            raise ValueError(f"kernel expected an odd size 1..9. Received: {self.kernel!r}")
         if self.limit is not None and self.limit <= 0:
             raise ValueError(f"limit expected a positive integer. Received: {self.limit!r}")
 
@@ -109,7 +112,8 @@ def build_model(config: TrainConfig, name: str | None = None) -> nn.Model:
 def build_cnn(config: TrainConfig, name: str | None = None) -> nn.Model:
     """A small CNN: Reshape to (1, 28, 28), conv blocks, dense hidden layers, 10 outputs.
 
-    (n, 784) -> Reshape (n, 1, 28, 28) -> for each f in ``config.conv``: 3x3 "same" Conv2D with
+    (n, 784) -> Reshape (n, 1, 28, 28) -> for each f in ``config.conv``: k x k (``config.kernel``,
+    3 by default) "same" Conv2D with
     f filters and ``config.activation``, then 2x2 MaxPool2D (28 -> 14 -> 7 ...) -> Flatten ->
     Dense(h) for h in ``config.hidden`` -> Dense(10, ``config.output``)."""
     if not config.conv:
@@ -117,7 +121,8 @@ def build_cnn(config: TrainConfig, name: str | None = None) -> nn.Model:
                          f"Received: conv={config.conv!r}")
     layers: list[nn.Module] = [Reshape((1, 28, 28))]
     for filters in config.conv:
-        layers += [Conv2D(int(filters), 3, padding="same", activation=config.activation),
+        layers += [Conv2D(int(filters), int(config.kernel), padding="same",
+                          activation=config.activation),
                    MaxPool2D(2)]
     layers.append(Flatten())
     layers += [nn.Dense(int(h), config.activation) for h in config.hidden]

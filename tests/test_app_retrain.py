@@ -135,6 +135,42 @@ def test_the_controls_start_at_the_defaults(at: AppTest) -> None:
     assert [w.key for w in at.select_slider if w.key.startswith("rt_width_")] == ["rt_width_0"]
 
 
+def test_the_architecture_switch_shows_the_cnn_sliders(at: AppTest) -> None:
+    arch = at.radio(key="rt_arch")
+    assert arch.options == ["MLP", "CNN"] and arch.value == "MLP"
+    assert not [w for w in at.slider if w.key == "rt_cnn_blocks"]
+    arch.set_value("CNN").run()
+    assert not at.exception
+    c = jobs.DEFAULT_CNN_CONFIG
+    assert at.slider(key="rt_cnn_blocks").value == len(c.conv)
+    assert at.slider(key="rt_cnn_blocks").min == 1 and at.slider(key="rt_cnn_blocks").max == 3
+    assert at.select_slider(key="rt_cnn_filters").value == c.conv[0]
+    assert at.select_slider(key="rt_cnn_kernel").value == c.kernel
+    assert at.select_slider(key="rt_cnn_dense").value == c.hidden[0]
+    assert at.select_slider(key="rt_cnn_lr").value == c.lr
+    assert at.slider(key="rt_cnn_epochs").value == c.epochs
+    assert at.toggle(key="rt_cnn_augment").value is c.augment
+    assert not [w for w in at.select_slider if w.key.startswith("rt_width_")]
+    at.radio(key="rt_arch").set_value("MLP").run()
+    assert at.select_slider(key="rt_width_0").value == jobs.DEFAULT_CONFIG.hidden[0]
+
+
+def test_training_a_cnn_from_the_sliders(at: AppTest) -> None:
+    at.radio(key="rt_arch").set_value("CNN").run()
+    for key, value in {"rt_cnn_blocks": 2, "rt_cnn_filters": 4, "rt_cnn_kernel": 3,
+                       "rt_cnn_dense": 16, "rt_cnn_epochs": 1, "rt_cnn_size": 1_000}.items():
+        next(w for w in (*at.slider, *at.select_slider) if w.key == key).set_value(value)
+    at.run()
+    at.button(key="rt_train").click().run()
+    assert not at.exception
+    assert state(at).plan.title.startswith("Training CNN conv 4-4 3×3, dense 16")
+    finish(at)
+    entry = state(at).last.entry
+    assert entry is not None
+    convs = [layer for layer in entry.model.layers if type(layer).__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size) for c in convs] == [(4, (3, 3)), (4, (3, 3))]
+
+
 def test_more_hidden_layers_give_a_width_each(at: AppTest) -> None:
     at.slider(key="rt_layers").set_value(3).run()
     assert [w.key for w in at.select_slider if w.key.startswith("rt_width_")] == [

@@ -102,38 +102,81 @@ def start_finetune(active: ModelEntry) -> None:
 # ------------------------------------------------------------------------------------ views
 
 
-def controls() -> None:
-    """The settings and the Train button (a fragment: moving a slider reruns only this)."""
-    state = retrain_state()
+ARCHITECTURES = ["MLP", "CNN"]
+CNN_BLOCKS = 3
+CNN_FILTERS = [4, 8, 12, 16, 24, 32]
+CNN_KERNELS = [3, 5, 7]
+_C = jobs.DEFAULT_CNN_CONFIG
+
+
+def common_settings(prefix: str, d: TrainConfig) -> dict:
+    """The settings both architectures share (activation, optimiser, learning rate, batch,
+    epochs, training-set size, augmentation), with keys ``rt_{prefix}...`` and defaults ``d``."""
+    left, right = st.columns(2)
+    activation = left.selectbox("Activation", ACTIVATIONS, key=f"rt_{prefix}activation",
+                                index=ACTIVATIONS.index(d.activation))
+    optimizer = right.selectbox("Optimizer", OPTIMIZERS, key=f"rt_{prefix}optimizer",
+                                index=OPTIMIZERS.index(d.optimizer))
+    lr = st.select_slider("Learning rate (log scale)", LEARNING_RATES, value=d.lr,
+                          key=f"rt_{prefix}lr", format_func=lambda v: f"{v:g}")
+    left, right = st.columns(2)
+    batch = left.select_slider("Batch size", BATCH_SIZES, value=d.batch_size,
+                               key=f"rt_{prefix}batch")
+    epochs = right.slider("Epochs", 1, 10, value=d.epochs, key=f"rt_{prefix}epochs")
+    size = st.select_slider("Training images", TRAIN_SIZES, value=d.limit, key=f"rt_{prefix}size",
+                            format_func=lambda n: f"{n:,}".replace(",", " "),
+                            help="Taken from the 55 000 MNIST training images not held out "
+                                 "for validation.")
+    augment = st.toggle("Augment (rotate, scale, slant, thicken)", value=d.augment,
+                        key=f"rt_{prefix}augment",
+                        help="Closer to drawn digits, but training is several times slower.")
+    return {"activation": activation, "optimizer": optimizer, "lr": float(lr),
+            "batch_size": int(batch), "epochs": int(epochs), "limit": int(size),
+            "augment": bool(augment), "validation": d.validation, "schedule": d.schedule,
+            "seed": d.seed}
+
+
+def mlp_settings() -> TrainConfig:
+    """The MLP's sliders: hidden layers and their widths, then the shared settings."""
     layers = st.slider("Hidden layers", 1, MAX_LAYERS, value=len(_D.hidden), key="rt_layers")
     hidden = tuple(st.select_slider(f"Layer {i + 1} width (units)", WIDTHS, key=f"rt_width_{i}",
                                     value=_D.hidden[i] if i < len(_D.hidden) else 64)
                    for i in range(layers))
+    return TrainConfig(hidden=hidden, **common_settings("", _D))
+
+
+def cnn_settings() -> TrainConfig:
+    """The CNN's sliders: conv blocks, filters per block, kernel size, dense width, then the
+    shared settings (their own keys, so each architecture keeps its own defaults)."""
     left, right = st.columns(2)
-    activation = left.selectbox("Activation", ACTIVATIONS, key="rt_activation",
-                                index=ACTIVATIONS.index(_D.activation))
-    optimizer = right.selectbox("Optimizer", OPTIMIZERS, key="rt_optimizer",
-                                index=OPTIMIZERS.index(_D.optimizer))
-    lr = st.select_slider("Learning rate (log scale)", LEARNING_RATES, value=_D.lr,
-                          key="rt_lr", format_func=lambda v: f"{v:g}")
+    blocks = left.slider("Conv blocks", 1, CNN_BLOCKS, value=len(_C.conv), key="rt_cnn_blocks",
+                         help="Each block: a convolution and a 2×2 max-pool (28 → 14 → 7 → 3).")
+    kernel = right.select_slider("Kernel size", CNN_KERNELS, value=_C.kernel,
+                                 key="rt_cnn_kernel", format_func=lambda k: f"{k}×{k}")
     left, right = st.columns(2)
-    batch = left.select_slider("Batch size", BATCH_SIZES, value=_D.batch_size, key="rt_batch")
-    epochs = right.slider("Epochs", 1, 10, value=_D.epochs, key="rt_epochs")
-    size = st.select_slider("Training images", TRAIN_SIZES, value=_D.limit, key="rt_size",
-                            format_func=lambda n: f"{n:,}".replace(",", " "),
-                            help="Taken from the 55 000 MNIST training images not held out "
-                                 "for validation.")
-    augment = st.toggle("Augment (rotate, scale, slant, thicken)", value=_D.augment,
-                        key="rt_augment",
-                        help="Closer to drawn digits, but training is several times slower.")
+    filters = left.select_slider("Filters per block", CNN_FILTERS, value=_C.conv[0],
+                                 key="rt_cnn_filters")
+    dense = right.select_slider("Dense width (units)", WIDTHS, value=_C.hidden[0],
+                                key="rt_cnn_dense")
+    return TrainConfig(arch="cnn", conv=(int(filters),) * int(blocks), kernel=int(kernel),
+                       hidden=(int(dense),), **common_settings("cnn_", _C))
+
+
+def controls() -> None:
+    """The settings and the Train button (a fragment: moving a slider reruns only this)."""
+    state = retrain_state()
+    arch = st.radio("Architecture", ARCHITECTURES, horizontal=True, key="rt_arch",
+                    help="MLP: dense layers only, fast. CNN: convolution blocks that learn "
+                         "small filters, then a dense layer; slower, more accurate.")
     busy = state.busy
-    clicked = st.button("Train", type="primary", key="rt_train", disabled=busy,
+    try:
+        config = cnn_settings() if arch == "CNN" else mlp_settings()
+    except ValueError as exc:  # not reachable from the sliders; never a traceback
+        config = None
+        st.error(f"These settings cannot be trained: {plain(exc)}", icon=":material/warning:")
+    clicked = st.button("Train", type="primary", key="rt_train", disabled=busy or config is None,
                         icon=":material/model_training:", width="stretch")
-    if clicked and not busy:
-        config = TrainConfig(hidden=hidden, activation=activation, optimizer=optimizer,
-                             lr=float(lr), batch_size=int(batch), epochs=int(epochs),
-                             limit=int(size), augment=bool(augment), validation=_D.validation,
-                             schedule=_D.schedule, seed=_D.seed)
+    if clicked and not busy and config is not None:
         try:
             start_training(state, config)
         except Exception as exc:  # e.g. MNIST missing: its message says how to get it

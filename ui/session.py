@@ -48,7 +48,11 @@ def plural(n: int, word: str) -> str:
 
 
 def describe(config: TrainConfig) -> str:
-    """An MLP config in one line: ``784-128-10 relu``."""
+    """A config in one line: ``784-128-10 relu`` (MLP), ``CNN 2×conv8 5×5, dense 64 relu``."""
+    if config.arch == "cnn":
+        conv = "-".join(map(str, config.conv))
+        return (f"CNN conv {conv} {config.kernel}×{config.kernel}, dense "
+                f"{'-'.join(map(str, config.hidden))} {config.activation}")
     return f"784-{'-'.join(map(str, config.hidden))}-10 {config.activation}"
 
 
