@@ -21,7 +21,7 @@ import nn
 from .augment import augment_batch
 from .card import confusion_matrix, environment, now_iso
 from .inference import class_probabilities
-from .recipes import TrainConfig, split_training_data, train_model
+from .recipes import TrainConfig, build_model, split_training_data, train_model
 from .runner import Job, Monitor, RunResult
 
 Array = np.ndarray
@@ -124,8 +124,10 @@ def training_job(config: TrainConfig, data: Dataset, name: str | None = None) ->
     def job(monitor: Monitor) -> RunResult:
         X, _, _, _ = split_training_data(data.x_train, data.y_train, config)
         monitor.begin(len(X), config.batch_size, config.epochs)
+        model = build_model(config, name)
+        monitor.watch(model)
         trained = train_model(config, data.x_train, data.y_train, callback=monitor.callback,
-                              name=name)
+                              name=name, model=model)
         monitor.set_phase("Evaluating on the test set")
         report = test_report(trained.model, data.x_test, data.y_test)
         return RunResult("train", trained.model, trained.history, report, trained.seconds,
@@ -203,6 +205,7 @@ def finetune_job(base: nn.Model, X_user: Array, y_user: Array, data: Dataset,
         monitor.set_phase("Preparing your drawings")
         X, y, n_user = finetune_mix(X_user, y_user, data, config, scale)
         monitor.begin(len(X), config.batch_size, config.epochs)
+        monitor.watch(model)
         start = time.perf_counter()
         history = nn.fit(model, X, y, config.batch_size, config.epochs, config.lr,
                          optimizer="adam", loss=loss_for(model), seed=config.seed,

@@ -161,17 +161,19 @@ def train_model(
     callback: Callable[[nn.Progress], bool | None] | None = None,
     verbose: bool = False,
     name: str | None = None,
+    model: nn.Model | None = None,
 ) -> TrainResult:
     """Train a new model, built from the config, on MNIST-style data.
 
     Args:
         x_train: (n, 784) float32 in [0, 1]; y_train: (n,) integer labels.
         callback: passed to ``nn.fit`` (return True to stop).
+        model: train this (new, untrained) model instead of building one from the config.
     Raises:
         nn.TrainingDiverged when the loss becomes NaN/inf (the model keeps its last good weights).
     """
     X, y, X_val, y_val = split_training_data(x_train, y_train, config)
-    model = build_model(config, name)
+    model = build_model(config, name) if model is None else model
     optimizer = nn.get_optimizer(config.optimizer, config.lr, weight_decay=config.weight_decay)
     base_lr = config.lr
     batches = -(-len(X) // config.batch_size)

@@ -23,6 +23,7 @@ from digits import jobs, viz
 from digits import runner as rn
 from digits.data import load_mnist
 from digits.inference import class_probabilities
+from digits.live import LiveView, Probe
 from digits.recipes import TrainConfig
 from digits.uploads import (
     MAX_UPLOAD_BYTES,
@@ -61,6 +62,13 @@ def dataset() -> jobs.Dataset:
     return jobs.Dataset.from_mnist(load_mnist())
 
 
+@st.cache_resource(show_spinner=False)
+def probe() -> Probe:
+    """The fixed test digits every run's live views are taken on (shared, read-only)."""
+    data = dataset()
+    return Probe.from_test(data.x_test, data.y_test)
+
+
 def collect() -> None:
     """Take over a run that has ended (its model becomes the one the picker shows next)."""
     retrain_state().collect(time.monotonic())
@@ -76,7 +84,8 @@ def _label_of(key: str | None) -> str:
 
 def start_training(state: RetrainState, config: TrainConfig) -> None:
     runner = rn.TrainingRunner(jobs.training_job(config, dataset(), name="retrained"),
-                               abandon_after=ABANDON_SECONDS)
+                               probe=probe(), abandon_after=ABANDON_SECONDS)
+    runner.set_drawing(st.session_state.get("last_input"))
     state.start(runner, Plan("train", f"Training {describe(config)}", config.lr,
                              config.optimizer))
 
@@ -94,7 +103,9 @@ def start_finetune(active: ModelEntry) -> None:
         state.problem = ("finetune", f"Fine-tuning could not start: {plain(exc)}")
         return
     config = jobs.FinetuneConfig()
-    state.start(rn.TrainingRunner(job, abandon_after=ABANDON_SECONDS),
+    runner = rn.TrainingRunner(job, probe=probe(), abandon_after=ABANDON_SECONDS)
+    runner.set_drawing(st.session_state.get("last_input"))
+    state.start(runner,
                 Plan("finetune", f"Fine-tuning {active.label} on {plural(len(y), 'drawing')}",
                      config.lr, "adam", base=active.label))
 
@@ -192,21 +203,34 @@ def show_problem(state: RetrainState, kind: str) -> None:
         st.error(state.problem[1], icon=":material/warning:")
 
 
+def duration(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``."""
+    seconds = max(0, round(seconds))
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60} s"
+
+
 def live_view() -> None:
-    """Progress, live curves and Stop (a fragment rerun every POLL_SECONDS while running; each
-    poll is the run's heartbeat)."""
+    """Progress, time left, live curves and views, and Stop (a fragment rerun every
+    POLL_SECONDS while running; each poll is the run's heartbeat)."""
     state = retrain_state()
     if state.runner is None or state.plan is None:
         return
+    state.runner.set_drawing(st.session_state.get("last_input"))
     snap = state.runner.snapshot()
     if not snap.active:
         st.rerun(scope="app")  # the full run collects it, before the picker is drawn
     st.markdown(f"**{plain(state.plan.title)}**")
     if snap.status == rn.QUEUED:
-        st.info("Waiting for a free training slot: other people are training right now.",
-                icon=":material/hourglass_top:")
+        wait = (f" About {duration(snap.queue_wait)} until a slot is free."
+                if snap.queue_wait is not None else "")
+        place = (f"You are number {snap.queue_position} in the queue."
+                 if snap.queue_position else "")
+        st.info(f"Waiting for a free training slot: {rn.MAX_CONCURRENT_RUNS} people are "
+                f"training right now. {place}{wait}", icon=":material/hourglass_top:")
     else:
-        text = f"{snap.phase} · {snap.elapsed:.1f} s"
+        text = f"{snap.phase} · {duration(snap.elapsed)}"
+        if snap.seconds_left is not None:
+            text += f" · about {duration(snap.seconds_left)} left"
         if snap.epochs:
             text = (f"Epoch {snap.epoch}/{snap.epochs} · batch {snap.batch}/{snap.batches} · "
                     + text)
@@ -215,22 +239,86 @@ def live_view() -> None:
               help="Stops after the current batch; the model keeps what it learnt so far.")
     with friendly("drawing the training curves"):
         curves(snap.points, snap.val_points)
+    if snap.live is not None:
+        with friendly("drawing the live views"):
+            live_panel(snap.live)
+
+
+def live_panel(view: LiveView) -> None:
+    """What the network looks like now: its first layer, the user's drawing with its
+    probabilities, the test grid with its predictions, and per-class accuracy."""
+    pictures, drawing = st.columns([1, 1], gap="medium")
+    with pictures:
+        if view.kind == "filters":
+            n, k = len(view.first_layer), view.first_layer.shape[-1]
+            st.markdown(f"**The {n} filters of the first layer** ({k}×{k}; red: positive, "
+                        "blue: negative)")
+            cell = max(4, 48 // max(k, 1))
+        else:
+            st.markdown(f"**What {len(view.first_layer)} first-layer units look for** (their "
+                        "28×28 weights; red: positive, blue: negative)")
+            cell = 3
+        st.image(viz.weight_pictures(view.first_layer, cell),
+                 width="stretch" if view.kind == "templates" else "content")
+    with drawing:
+        if view.drawn is None or view.drawn_input is None:
+            st.markdown("**Your drawing**")
+            st.caption("Draw a digit on the Draw tab: its probabilities appear here and change "
+                       "as the network learns.")
+        else:
+            p = view.drawn
+            st.markdown(f"**Your drawing: the network says {int(p.argmax())}** "
+                        f"({p.max():.0%})")
+            a, b = st.columns([1, 3])
+            a.image(viz.digit_image(view.drawn_input, 3))
+            b.html(viz.probability_bars_html(p).replace("prob-bars", "prob-bars rt-live-probs",
+                                                        1))
+    grid, classes = st.columns([1.4, 1], gap="medium")
+    pr = probe()
+    with grid:
+        wrong = int(np.sum(view.grid_predictions != pr.y_grid))
+        st.markdown(f"**{len(pr.y_grid)} test digits: {wrong} wrong** (red frame; the caption "
+                    "is the network's answer)")
+        st.image([viz.framed_digit(x, bool(p == y))
+                  for x, p, y in zip(pr.x_grid, view.grid_predictions, pr.y_grid, strict=True)],
+                 caption=[str(int(p)) for p in view.grid_predictions])
+    with classes:
+        st.markdown(f"**Accuracy per digit so far** ({view.accuracy:.0%} of "
+                    f"{len(pr.y_probe)} test digits)")
+        st.html(viz.probability_bars_html(view.per_class, accent="#4c78a8"))
 
 
 def curves(points: tuple[rn.CurvePoint, ...], val_points: tuple[rn.CurvePoint, ...]) -> None:
     """Loss and accuracy against epochs: training (smoothed, per batch) and validation (after
-    each epoch)."""
+    each epoch; in the legend only once it exists), big enough for a projector."""
+    import altair as alt
+
     if not points:
         st.caption("The curves appear after the first batch.")
         return
+    series = ["training", "validation"] if val_points else ["training"]
+    colour = alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom"),
+                       scale=alt.Scale(domain=series, range=CURVE_COLOURS[:len(series)]))
     left, right = st.columns(2)
     for col, metric, title in ((left, "loss", "Loss"), (right, "accuracy", "Accuracy")):
-        rows = [(p.epoch, getattr(p, metric), None) for p in points]
-        rows += [(p.epoch, None, getattr(p, metric)) for p in val_points]
-        data = {"epoch": [r[0] for r in rows], "training": [r[1] for r in rows],
-                "validation": [r[2] for r in rows]}
-        col.line_chart(data, x="epoch", y=["training", "validation"], y_label=title,
-                       color=CURVE_COLOURS, height=220)
+        rows = viz.curve_rows(list(points), list(val_points), metric)
+        line = alt.Chart(alt.Data(values=rows)).mark_line(point=False, strokeWidth=2.5).encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(labelFontSize=14, titleFontSize=15,
+                                                            labelOverlap=True,
+                                                            labelFlush=True)),
+            y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False),
+                    axis=alt.Axis(labelFontSize=14, titleFontSize=15)),
+            color=colour)
+        chart = line
+        if val_points:
+            dots = alt.Chart(alt.Data(values=[r for r in rows if r["series"] == "validation"])
+                             ).mark_point(size=70, filled=True).encode(
+                x="epoch:Q", y="value:Q", color=colour)
+            chart = line + dots
+        col.altair_chart(chart.properties(height=300, padding={"right": 16, "left": 4,
+                                                                "top": 8, "bottom": 4}
+                                          ).configure_legend(labelFontSize=14),
+                         width="stretch")
 
 
 def outcome_summary(finished: Finished, active: ModelEntry) -> None:
