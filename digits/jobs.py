@@ -40,6 +40,7 @@ DEFAULT_CNN_CONFIG = TrainConfig(
     seed=0,
 )
 GALLERY = 24  # misclassified test digits kept for the gallery
+HOLD_OUT_FROM = 10  # with this many drawings or more, every 5th is held out to measure on
 
 
 @dataclass(frozen=True)
@@ -183,17 +184,32 @@ def finetune_mix(X_user: Array, y_user: Array, data: Dataset, config: FinetuneCo
     return X, y, len(yu)
 
 
+def hold_out(y_user: Array) -> Array:
+    """Which drawings (k,) to hold out for measuring: every 5th (the 5th, 10th, ...) once
+    there are ``HOLD_OUT_FROM`` or more, else none. Returns a (k,) bool mask."""
+    mask = np.zeros(len(y_user), bool)
+    if len(y_user) >= HOLD_OUT_FROM:
+        mask[4::5] = True
+    return mask
+
+
 def finetune_job(base: nn.Model, X_user: Array, y_user: Array, data: Dataset,
                  config: FinetuneConfig | None = None) -> Job:
     """A job that fine-tunes a copy of ``base`` on the user's drawings (with MNIST replay) and
-    reports accuracy on the drawings and on the test set, before and after."""
+    reports accuracy on the drawings and on the test set, before and after. With
+    ``HOLD_OUT_FROM`` drawings or more, every 5th is held out of training and "drawings" is
+    measured on those only (``extra["held_out"]``: how many; 0: measured on the training
+    drawings)."""
     config = config or FinetuneConfig()
-    X_user = np.array(X_user, dtype=np.float32, copy=True)  # the session may change its list
-    y_user = np.array(y_user, dtype=np.int64, copy=True)
+    X_all = np.array(X_user, dtype=np.float32, copy=True)  # the session may change its list
+    y_all = np.array(y_user, dtype=np.int64, copy=True)
+    held = hold_out(y_all)
+    X_user, y_user = X_all[~held], y_all[~held]
+    X_meas, y_meas = (X_all[held], y_all[held]) if held.any() else (X_user, y_user)
 
     def job(monitor: Monitor) -> RunResult:
         monitor.set_phase("Measuring the model before fine-tuning")
-        before = {"drawings": accuracy(base, X_user, y_user),
+        before = {"drawings": accuracy(base, X_meas, y_meas),
                   "test": accuracy(base, data.x_test, data.y_test)}
         model = base.copy()  # writeable, shares nothing with the (read-only) base
         scale = 1.0
@@ -213,10 +229,11 @@ def finetune_job(base: nn.Model, X_user: Array, y_user: Array, data: Dataset,
         seconds = time.perf_counter() - start
         monitor.set_phase("Evaluating on the test set")
         report = test_report(model, data.x_test, data.y_test)
-        after = {"drawings": accuracy(model, X_user, y_user), "test": report["accuracy"]}
+        after = {"drawings": accuracy(model, X_meas, y_meas), "test": report["accuracy"]}
         return RunResult("finetune", model, history, report, seconds, len(X),
                          config.as_dict(), stopped=history.stopped,
                          extra={"before": before, "after": after, "drawings": len(y_user),
+                                "held_out": int(held.sum()),
                                 "user_examples": n_user, "replay_examples": len(y) - n_user})
 
     return job

@@ -174,7 +174,8 @@ def weight_pictures(maps: Array, cell: int) -> Array:
     if maps.size == 0:
         return np.full((cell, cell, 3), 255, np.uint8)
     limit = float(np.abs(maps).max()) or 1.0
-    return heatmap(mosaic(maps, cols=min(len(maps), 8)), "RdBu_r", cell, -limit, limit)
+    cols = min(len(maps), 8, max(1, math.ceil(math.sqrt(1.5 * len(maps)))))
+    return heatmap(mosaic(maps, cols=cols), "RdBu_r", cell, -limit, limit)
 
 
 def framed_digit(vector: Array, right: bool, cell: int = 2, border: int = 3) -> Array:

@@ -191,7 +191,14 @@ def test_training_makes_a_new_active_session_model(at: AppTest,
     assert state(at).plan.title.startswith("Training 784-32-10 relu")
     finish(at)
 
+    # A finished run does not replace the active model by itself: the user chooses.
+    assert at.session_state["model_key"] == before and "trained-1" in state(at).models
+    assert "still uses" in texts(at.markdown)
+    at.button(key="rt_use").click().run()
+    assert not at.exception
     assert at.session_state["model_key"] == "trained-1"
+    assert not [b for b in at.button if b.key == "rt_use"]
+    assert "is your active network" in texts(at.info)
     models = state(at).models
     entry = models["trained-1"]
     assert entry.card["origin"] == "trained in the app" and entry.key == "trained-1"
@@ -201,6 +208,7 @@ def test_training_makes_a_new_active_session_model(at: AppTest,
     accuracy = metric(at, "Test accuracy")
     assert accuracy is not None and float(accuracy.rstrip("%")) > 80
     assert "Retrained #1" in texts(at.success)
+    assert "Where it ended" in raw(at.markdown)  # the final live views
     assert {b.key for b in at.get("download_button")} >= {"rt_download_npz",
                                                           "rt_download_card"}
     assert any("Confusion matrix" in m.value for m in at.markdown)
@@ -238,9 +246,14 @@ def test_stop_keeps_the_model_trained_so_far(at: AppTest) -> None:
     at.button(key="rt_stop").click().run()
     finish(at)
     assert state(at).last.snapshot.status == rn.STOPPED
-    assert "Stopped at epoch" in texts(at.warning)
-    assert at.session_state["model_key"] == "trained-1"
+    warning = texts(at.warning)
+    assert "Stopped early: the network keeps what it learnt so far" in warning
+    assert "Stopped at epoch" in warning
+    # A stopped run is kept but not made active: the shipped model stays until the user
+    # chooses.
+    assert at.session_state["model_key"] != "trained-1"
     assert "stopped early" in state(at).models["trained-1"].label
+    assert at.button(key="rt_use") is not None
     assert metric(at, "Test accuracy") is not None
 
 
@@ -310,17 +323,29 @@ def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
     at.button_group(key="teach_label").set_value(7).run()  # the same drawing again
     assert len(at.session_state["teach_drawings"]) == 1
 
+    base_box = at.selectbox(key="rt_finetune_base")
+    assert base_box.value == "mlp"  # the shipped model by default, not the active one
+    base_box.set_value(base_key).run()
     at.button(key="rt_finetune").click().run()
     assert not at.exception
     finish(at)
     last = state(at).last
     assert last.plan.kind == "finetune" and last.snapshot.status == rn.DONE
+    assert "fewer than 10" in texts(at.caption)  # one drawing: none held out, and it says so
+    at.button(key="rt_use").click().run()
     assert at.session_state["model_key"] == "finetuned-2" != base_key
     assert last.plan.base == state(at).models[base_key].label
     assert metric(at, "Your drawings") is not None and metric(at, "MNIST test") is not None
     assert metric(at, "Test accuracy") is not None
     assert set(last.snapshot.result.extra["before"]) == {"drawings", "test"}
 
+    store = at.session_state["teach_drawings"]
+    store.add(np.ones(784) * 0.5, 3)
+    at.run()
+    first, second = store.ids()
+    at.button(key=f"rt_forget_{first}").click().run()  # one drawing only
+    assert not at.exception
+    assert store.ids() == [second] and store.last()[1] == 3
     at.button(key="rt_forget").click().run()
     assert len(at.session_state["teach_drawings"]) == 0
 

