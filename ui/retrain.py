@@ -261,8 +261,9 @@ def live_panel(view: LiveView) -> None:
             st.markdown(f"**What {len(view.first_layer)} first-layer units look for** (their "
                         "28×28 weights; red: positive, blue: negative)")
             cell = 3
-        st.image(viz.weight_pictures(view.first_layer, cell),
-                 width="stretch" if view.kind == "templates" else "content")
+        with st.container(key="rt_live_filters"):
+            st.image(viz.weight_pictures(view.first_layer, cell),
+                     width="stretch" if view.kind == "templates" else "content")
     with drawing:
         if view.drawn is None or view.drawn_input is None:
             st.markdown("**Your drawing**")
