@@ -19,7 +19,7 @@ import numpy as np
 import nn
 
 from .augment import augment_batch
-from .card import confusion_matrix, environment, now_iso
+from .card import confusion_matrix, drawn_inputs, environment, now_iso
 from .inference import class_probabilities
 from .recipes import TrainConfig, build_model, split_training_data, train_model
 from .runner import Job, Monitor, RunResult
@@ -97,6 +97,16 @@ def test_report(model: nn.Model, X: Array, y: Array, gallery: int = GALLERY) -> 
     }
 
 
+def drawn_accuracy(model: nn.Model) -> float | None:
+    """Accuracy on our drawn-digit test set (``digits.card.drawn_inputs``, 1 000 digits, the
+    card's "drawn digits" figure); None when the set cannot be made."""
+    try:
+        X, y = drawn_inputs()
+    except Exception:  # a missing figure, never a failed run
+        return None
+    return accuracy(model, X, y)
+
+
 def accuracy(model: nn.Model, X: Array, y: Array) -> float:
     """Share of (X (n, 784), y (n,)) the model gets right; 0.0 for no examples."""
     if len(y) == 0:
@@ -131,6 +141,7 @@ def training_job(config: TrainConfig, data: Dataset, name: str | None = None) ->
                               name=name, model=model)
         monitor.set_phase("Evaluating on the test set")
         report = test_report(trained.model, data.x_test, data.y_test)
+        report["drawn_accuracy"] = drawn_accuracy(trained.model)
         return RunResult("train", trained.model, trained.history, report, trained.seconds,
                          trained.examples, config.as_dict(), stopped=trained.history.stopped)
 
@@ -229,6 +240,7 @@ def finetune_job(base: nn.Model, X_user: Array, y_user: Array, data: Dataset,
         seconds = time.perf_counter() - start
         monitor.set_phase("Evaluating on the test set")
         report = test_report(model, data.x_test, data.y_test)
+        report["drawn_accuracy"] = drawn_accuracy(model)
         after = {"drawings": accuracy(model, X_meas, y_meas), "test": report["accuracy"]}
         return RunResult("finetune", model, history, report, seconds, len(X),
                          config.as_dict(), stopped=history.stopped,
@@ -247,7 +259,8 @@ def model_card(result: RunResult, name: str) -> dict[str, Any]:
         "created": now_iso(),
         "origin": "fine-tuned in the app" if result.kind == "finetune" else "trained in the app",
         "test_accuracy": result.test["accuracy"],
-        "test": {k: v for k, v in result.test.items() if k != "misclassified"},
+        "test": {k: v for k, v in result.test.items()
+                 if k not in ("misclassified", "drawn_accuracy")},
         "stopped_early": result.stopped,
         "training": {"config": result.config, "examples": result.examples,
                      "seconds": round(result.seconds, 2), "history": result.history.as_dict()},
@@ -255,6 +268,8 @@ def model_card(result: RunResult, name: str) -> dict[str, Any]:
         "parameters": result.model.count_params(),
         "environment": environment(),
     }
+    if result.test.get("drawn_accuracy") is not None:
+        card["drawn_accuracy"] = result.test["drawn_accuracy"]
     if result.extra:
         card["fine_tuning"] = result.extra
     return json.loads(json.dumps(card, default=float))  # plain JSON types only

@@ -209,6 +209,13 @@ def test_training_makes_a_new_active_session_model(at: AppTest,
     assert accuracy is not None and float(accuracy.rstrip("%")) > 80
     assert "Retrained #1" in texts(at.success)
     assert "Where it ended" in raw(at.markdown)  # the final live views
+    # Every session model gets the card figures; the side-by-side table has all three sets.
+    assert 0 <= entry.card["drawn_accuracy"] <= 1
+    shown = texts(at.markdown)
+    assert "Active network: **Retrained #1" in shown
+    for row in ("MNIST test (10 000 images)", "Our drawn digits (1 000)", "Your drawings (0)"):
+        assert row in shown
+    assert f"{entry.card['drawn_accuracy']:.2%}" in shown
     assert {b.key for b in at.get("download_button")} >= {"rt_download_npz",
                                                           "rt_download_card"}
     assert any("Confusion matrix" in m.value for m in at.markdown)

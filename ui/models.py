@@ -55,6 +55,25 @@ def retrain_state() -> RetrainState:
     return st.session_state[STATE]
 
 
+def card_figures(entry: ModelEntry) -> str:
+    """The card's headline figures in one line: ``MNIST test 99.06% · drawn digits 99.80%``
+    (the ones the card has)."""
+    card = entry.card or {}
+    parts = []
+    if isinstance(card.get("test_accuracy"), (int, float)):
+        parts.append(f"MNIST test {card['test_accuracy']:.2%}")
+    if isinstance(card.get("drawn_accuracy"), (int, float)):
+        parts.append(f"drawn digits {card['drawn_accuracy']:.2%}")
+    return " · ".join(parts)
+
+
+def active_banner(entry: ModelEntry) -> None:
+    """One line naming the active network and its card figures (shown above the tabs)."""
+    figures = card_figures(entry)
+    st.markdown(f":material/neurology: Active network: **{plain(entry.label)}**"
+                + (f" · :small[{figures}]" if figures else ""))
+
+
 def available_models() -> dict[str, ModelEntry]:
     """Shipped models followed by this session's own."""
     shipped, _ = shipped_models()

@@ -36,7 +36,14 @@ from digits.viz import plain
 
 from . import teach
 from .errors import friendly
-from .models import DEFAULT, available_models, retrain_state, shipped_models
+from .models import (
+    DEFAULT,
+    active_banner,
+    available_models,
+    card_figures,
+    retrain_state,
+    shipped_models,
+)
 from .session import Finished, ModelEntry, Plan, RetrainState, describe, freeze, plural
 
 log = logging.getLogger(__name__)
@@ -359,7 +366,9 @@ def outcome_summary(finished: Finished, active: ModelEntry) -> None:
         u1.button("Use it in the Draw tab", key="rt_use", type="primary",
                   icon=":material/swap_horiz:", on_click=use_model, args=(entry.key,),
                   width="stretch")
-        u2.markdown(f"The Draw tab still uses **{plain(active.label)}**. It is kept in the "
+        figures = card_figures(active)
+        u2.markdown(f"The Draw tab still uses **{plain(active.label)}**"
+                    + (f" ({figures})" if figures else "") + ". The new one is kept in the "
                     "sidebar's list either way.")
     c1, c2, c3 = st.columns(3)
     n_test = result.test.get("examples", 0)
@@ -427,6 +436,8 @@ def outcome_details(finished: Finished, state: RetrainState) -> None:
         st.caption("This model was dropped to save memory (a session keeps "
                    f"{state.limit}).")
         return
+    with friendly("comparing with the shipped model"):
+        side_by_side(entry)
     st.fragment(comparison)(entry)
     d1, d2, _ = st.columns([1, 1, 2])
     d1.download_button("Download weights (.npz)",
@@ -437,6 +448,31 @@ def outcome_details(finished: Finished, state: RetrainState) -> None:
                        data=json.dumps(entry.card, indent=2), file_name=f"{entry.key}.json",
                        mime="application/json", key="rt_download_card", icon=":material/download:",
                        on_click="ignore")
+
+
+def side_by_side(entry: ModelEntry) -> None:
+    """The new network against the shipped one: MNIST test, the drawn-digit set and the
+    user's own labelled drawings, as a small table."""
+    shipped, _ = shipped_models()
+    base = shipped.get(DEFAULT)
+    pairs = [(base, "Shipped: " + base.label)] if base is not None else []
+    pairs.append((entry, "New: " + entry.label))
+    X, y = teach.drawings().arrays()
+    rows = {"MNIST test (10 000 images)": [], "Our drawn digits (1 000)": [],
+            f"Your drawings ({len(y)})": []}
+    for model_entry, _ in pairs:
+        card = model_entry.card or {}
+        test, drawn = card.get("test_accuracy"), card.get("drawn_accuracy")
+        rows["MNIST test (10 000 images)"].append(f"{test:.2%}" if test is not None else "–")
+        rows["Our drawn digits (1 000)"].append(f"{drawn:.2%}" if drawn is not None else "–")
+        rows[f"Your drawings ({len(y)})"].append(
+            f"{jobs.accuracy(model_entry.model, X, y):.0%}" if len(y) else "none yet")
+    head = "| | " + " | ".join(plain(name) for _, name in pairs) + " |"
+    lines = [head, "|---" * (len(pairs) + 1) + "|"]
+    lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in rows.items()]
+    st.markdown("**The new network and the shipped one, side by side**")
+    with st.container(key="rt_side_by_side"):
+        st.markdown("\n".join(lines))
 
 
 def comparison(entry: ModelEntry) -> None:
@@ -585,6 +621,9 @@ def check_upload(state: RetrainState) -> None:
     card = {"name": label, "origin": "uploaded", "file": name, "test_accuracy": acc,
             "test_examples": n, "parameters": model.count_params(),
             "uploaded_metadata": model.metadata}
+    drawn = jobs.drawn_accuracy(model)
+    if drawn is not None:
+        card["drawn_accuracy"] = drawn
     state.keep(ModelEntry(key, label, freeze(model), card), time.monotonic())
     state.upload_note = ("ok", f"**{plain(label)}** is now the active model (measured on "
                                f"{n:,} MNIST test images).".replace(",", " "))
@@ -597,8 +636,10 @@ def check_upload(state: RetrainState) -> None:
 def retrain_tab(active: ModelEntry) -> None:
     """The whole Retrain tab for the active model entry."""
     state = retrain_state()
-    st.caption("Train your own network on MNIST, right here, and watch it learn. The result "
-               "becomes your active model (only for you: other visitors keep theirs).")
+    active_banner(active)
+    st.caption("Train your own network on MNIST, right here, and watch it learn. When it is "
+               "done you choose whether it becomes your active network (only for you: other "
+               "visitors keep theirs).")
     left, right = st.columns([1, 2], gap="large")
     with left, st.container(border=True):
         st.fragment(controls)()
