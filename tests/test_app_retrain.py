@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 import nn
 import ui.canvas
+import ui.models
 from digits import jobs
 from digits import runner as rn
 from digits.data import MNIST
@@ -68,7 +69,7 @@ def canvas(monkeypatch: pytest.MonkeyPatch) -> dict[str, np.ndarray | None]:
 
 @pytest.fixture
 def at(monkeypatch: pytest.MonkeyPatch, canvas: dict) -> Iterator[AppTest]:
-    monkeypatch.setattr(retrain, "load_mnist", lambda: FAKE)
+    monkeypatch.setattr(ui.models, "load_mnist", lambda: FAKE)
     retrain.dataset.clear()
     app = AppTest.from_file(APP, default_timeout=60).run()
     assert not app.exception
@@ -326,7 +327,8 @@ def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
     assert len(store) == 1 and store.limit == teach.LIMIT == 200
     assert store.last()[1] == 7
     assert at.button_group(key="teach_label").value is None  # ready for the next drawing
-    assert "Kept as a 7" in texts(at.caption)
+    assert "Kept as a 7" in texts(at.success)  # clearly visible, not a faint caption
+    assert at.button(key="teach_finetune").label == "Fine-tune on my 1 drawing"
     at.button_group(key="teach_label").set_value(7).run()  # the same drawing again
     assert len(at.session_state["teach_drawings"]) == 1
 
@@ -355,6 +357,24 @@ def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
     assert store.ids() == [second] and store.last()[1] == 3
     at.button(key="rt_forget").click().run()
     assert len(at.session_state["teach_drawings"]) == 0
+
+
+def test_fine_tuning_starts_from_the_draw_tab_where_drawings_are_labelled(
+        at: AppTest, canvas: dict[str, np.ndarray | None]) -> None:
+    small = build_model(TrainConfig(hidden=(16,)))
+    at.file_uploader(key="rt_upload").set_value(
+        ("small.npz", model_file_bytes(small), "application/octet-stream")).run()
+    canvas["image"] = one()
+    at.run()
+    assert not [b for b in at.button if b.key == "teach_finetune"]  # nothing labelled yet
+    at.button_group(key="teach_label").set_value(1).run()
+    at.selectbox(key="rt_finetune_base").set_value("uploaded-1").run()
+    at.button(key="teach_finetune").click().run()
+    assert not at.exception
+    assert state(at).plan is not None and state(at).plan.kind == "finetune"
+    assert "Uploaded #1" in state(at).plan.base
+    finish(at)
+    assert state(at).last.snapshot.status == rn.DONE
 
 
 def test_the_label_control_is_not_shown_without_a_drawing(at: AppTest) -> None:

@@ -9,7 +9,10 @@ from pathlib import Path
 import streamlit as st
 
 import nn
+from digits import jobs
 from digits.card import read_card
+from digits.data import load_mnist
+from digits.live import Probe
 from digits.viz import plain
 
 from .session import ModelEntry, RetrainState, freeze
@@ -43,6 +46,18 @@ def shipped_models() -> tuple[dict[str, ModelEntry], list[str]]:
             continue
         entries[key] = ModelEntry(key, label, model, read_card(path.with_suffix(".json")))
     return entries, problems
+
+
+@st.cache_resource(show_spinner="Loading MNIST (once for everyone)…")
+def dataset() -> jobs.Dataset:
+    """MNIST as float arrays, loaded once per server and shared read-only."""
+    return jobs.Dataset.from_mnist(load_mnist())
+
+
+def probe() -> Probe:
+    """The fixed test digits a run's live views are taken on (a few ms to pick)."""
+    data = dataset()
+    return Probe.from_test(data.x_test, data.y_test)
 
 
 STATE = "retrain"  # the session's RetrainState

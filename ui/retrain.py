@@ -21,9 +21,8 @@ import streamlit as st
 
 from digits import jobs, viz
 from digits import runner as rn
-from digits.data import load_mnist
 from digits.inference import class_probabilities
-from digits.live import LiveView, Probe
+from digits.live import LiveView
 from digits.recipes import TrainConfig
 from digits.uploads import (
     MAX_UPLOAD_BYTES,
@@ -41,16 +40,18 @@ from .models import (
     active_banner,
     available_models,
     card_figures,
+    dataset,
+    probe,
     retrain_state,
     shipped_models,
 )
 from .session import Finished, ModelEntry, Plan, RetrainState, describe, freeze, plural
+from .teach import BASE_KEY, start_finetune
 
 log = logging.getLogger(__name__)
 
-BASE_KEY = "rt_finetune_base"  # the "Fine-tune from" box
 POLL_SECONDS = 0.5  # the live view refreshes this often while training runs
-ABANDON_SECONDS = 6.0  # a run nobody polled for this long (its page is gone) stops itself
+ABANDON_SECONDS = teach.ABANDON_SECONDS  # a run nobody polled this long (page gone) stops
 GALLERY_SHOWN = 12
 
 WIDTHS = [16, 32, 64, 128, 256, 512]
@@ -62,19 +63,6 @@ OPTIMIZERS = ["adam", "momentum", "sgd"]
 MAX_LAYERS = 3
 CURVE_COLOURS = ["#4c78a8", "#d62728"]  # training, validation
 _D = jobs.DEFAULT_CONFIG
-
-
-@st.cache_resource(show_spinner="Loading MNIST (once for everyone)…")
-def dataset() -> jobs.Dataset:
-    """MNIST as float arrays, loaded once per server and shared read-only."""
-    return jobs.Dataset.from_mnist(load_mnist())
-
-
-@st.cache_resource(show_spinner=False)
-def probe() -> Probe:
-    """The fixed test digits every run's live views are taken on (shared, read-only)."""
-    data = dataset()
-    return Probe.from_test(data.x_test, data.y_test)
 
 
 def collect() -> None:
@@ -96,28 +84,6 @@ def start_training(state: RetrainState, config: TrainConfig) -> None:
     runner.set_drawing(st.session_state.get("last_input"))
     state.start(runner, Plan("train", f"Training {describe(config)}", config.lr,
                              config.optimizer))
-
-
-def start_finetune(active: ModelEntry) -> None:
-    """Callback of "Fine-tune on my drawings": a copy of the chosen base model (the
-    "Fine-tune from" box; the shipped model by default), in the background."""
-    state = retrain_state()
-    if state.busy:
-        return
-    active = available_models().get(st.session_state.get(BASE_KEY) or "", active)
-    X, y = teach.drawings().arrays()
-    try:
-        job = jobs.finetune_job(active.model, X, y, dataset())
-    except Exception as exc:  # the page shows a message instead
-        log.exception("could not start fine-tuning")
-        state.problem = ("finetune", f"Fine-tuning could not start: {plain(exc)}")
-        return
-    config = jobs.FinetuneConfig()
-    runner = rn.TrainingRunner(job, probe=probe(), abandon_after=ABANDON_SECONDS)
-    runner.set_drawing(st.session_state.get("last_input"))
-    state.start(runner,
-                Plan("finetune", f"Fine-tuning {active.label} on {plural(len(y), 'drawing')}",
-                     config.lr, "adam", base=active.label))
 
 
 # ------------------------------------------------------------------------------------ views
@@ -169,16 +135,14 @@ def mlp_settings() -> TrainConfig:
 def cnn_settings() -> TrainConfig:
     """The CNN's sliders: conv blocks, filters per block, kernel size, dense width, then the
     shared settings (their own keys, so each architecture keeps its own defaults)."""
-    left, right = st.columns(2)
-    blocks = left.slider("Conv blocks", 1, CNN_BLOCKS, value=len(_C.conv), key="rt_cnn_blocks",
-                         help="Each block: a convolution and a 2×2 max-pool (28 → 14 → 7 → 3).")
-    kernel = right.select_slider("Kernel size", CNN_KERNELS, value=_C.kernel,
-                                 key="rt_cnn_kernel", format_func=lambda k: f"{k}×{k}")
-    left, right = st.columns(2)
-    filters = left.select_slider("Filters per block", CNN_FILTERS, value=_C.conv[0],
-                                 key="rt_cnn_filters")
-    dense = right.select_slider("Dense width (units)", WIDTHS, value=_C.hidden[0],
-                                key="rt_cnn_dense")
+    blocks = st.slider("Conv blocks", 1, CNN_BLOCKS, value=len(_C.conv), key="rt_cnn_blocks",
+                       help="Each block: a convolution and a 2×2 max-pool (28 → 14 → 7 → 3).")
+    filters = st.select_slider("Filters per block", CNN_FILTERS, value=_C.conv[0],
+                               key="rt_cnn_filters")
+    kernel = st.select_slider("Kernel size", CNN_KERNELS, value=_C.kernel, key="rt_cnn_kernel",
+                              format_func=lambda k: f"{k}×{k}")
+    dense = st.select_slider("Dense width (units)", WIDTHS, value=_C.hidden[0],
+                             key="rt_cnn_dense")
     return TrainConfig(arch="cnn", conv=(int(filters),) * int(blocks), kernel=int(kernel),
                        hidden=(int(dense),), **common_settings("cnn_", _C))
 
@@ -530,7 +494,7 @@ def teach_section(active: ModelEntry, busy: bool) -> None:
     b0.selectbox("Fine-tune from", keys, key=BASE_KEY, format_func=lambda k: models[k].label,
                  disabled=busy)
     b1.button("Fine-tune on my drawings", key="rt_finetune", type="primary",
-              icon=":material/school:", on_click=start_finetune, args=(active,),
+              icon=":material/school:", on_click=start_finetune,
               disabled=busy, width="stretch")
     b2.button("Forget my drawings", key="rt_forget", on_click=store.clear, disabled=busy,
               width="stretch")
@@ -640,7 +604,7 @@ def retrain_tab(active: ModelEntry) -> None:
     st.caption("Train your own network on MNIST, right here, and watch it learn. When it is "
                "done you choose whether it becomes your active network (only for you: other "
                "visitors keep theirs).")
-    left, right = st.columns([1, 2], gap="large")
+    left, right = st.columns([1, 1.6], gap="medium")
     with left, st.container(border=True):
         st.fragment(controls)()
     finished = state.last
