@@ -19,6 +19,8 @@ class LabelledDrawings:
     def __init__(self, limit: int = 200) -> None:
         self.limit = limit
         self._items: deque[tuple[Array, int]] = deque(maxlen=limit)
+        self._ids: deque[int] = deque(maxlen=limit)  # a stable id per drawing, for removal
+        self._next_id = 0
 
     def add(self, x: Array, label: int) -> None:
         """Keep a (784,) drawing with its true label 0..9 (a read-only copy)."""
@@ -29,6 +31,8 @@ class LabelledDrawings:
             raise ValueError(f"label expected 0..9. Received: label={label!r}")
         x.setflags(write=False)
         self._items.append((x, int(label)))
+        self._ids.append(self._next_id)
+        self._next_id += 1
 
     def __len__(self) -> int:
         return len(self._items)
@@ -41,6 +45,21 @@ class LabelledDrawings:
 
     def clear(self) -> None:
         self._items.clear()
+        self._ids.clear()
+
+    def ids(self) -> list[int]:
+        """The drawings' stable ids, oldest first (they survive other drawings' removal)."""
+        return list(self._ids)
+
+    def remove(self, drawing_id: int) -> bool:
+        """Forget the one drawing with this id; False when there is none (already gone)."""
+        ids = list(self._ids)
+        if drawing_id not in ids:
+            return False
+        i = ids.index(drawing_id)
+        del self._items[i]
+        del self._ids[i]
+        return True
 
     def arrays(self) -> tuple[Array, Array]:
         """(X (k, 784) float32, y (k,) int64)."""

@@ -31,6 +31,7 @@ class TrainConfig:
 
     arch: str = "mlp"  # "mlp" or "cnn"
     conv: tuple[int, ...] = ()  # cnn only: filters of each 3x3 conv block (conv + 2x2 max-pool)
+    kernel: int = 3  # cnn only: the conv blocks' kernel size (odd, "same" padding)
     hidden: tuple[int, ...] = (256, 128)
     activation: str = "relu"
     output: str = "softmax"  # "softmax" (with cross-entropy) or "sigmoid" (with MSE, the blog's)
@@ -72,6 +73,8 @@ class TrainConfig:
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} expected an integer >= 0. "
                                  f"Received: {getattr(self, name)!r}")
+        if self.arch == "cnn" and not (1 <= int(self.kernel) <= 9 and int(self.kernel) % 2):
+            raise ValueError(f"kernel expected an odd size 1..9. Received: {self.kernel!r}")
         if self.limit is not None and self.limit <= 0:
             raise ValueError(f"limit expected a positive integer. Received: {self.limit!r}")
 
@@ -125,7 +128,8 @@ def build_model(config: TrainConfig, name: str | None = None) -> nn.Model:
 def build_cnn(config: TrainConfig, name: str | None = None) -> nn.Model:
     """A small CNN: Reshape to (1, 28, 28), conv blocks, dense hidden layers, 10 outputs.
 
-    (n, 784) -> Reshape (n, 1, 28, 28) -> for each f in ``config.conv``: 3x3 "same" Conv2D with
+    (n, 784) -> Reshape (n, 1, 28, 28) -> for each f in ``config.conv``: k x k (``config.kernel``,
+    3 by default) "same" Conv2D with
     f filters and ``config.activation``, then 2x2 MaxPool2D (28 -> 14 -> 7 ...) -> Flatten ->
     Dense(h) for h in ``config.hidden`` -> Dense(10, ``config.output``)."""
     if not config.conv:
@@ -133,7 +137,8 @@ def build_cnn(config: TrainConfig, name: str | None = None) -> nn.Model:
                          f"Received: conv={config.conv!r}")
     layers: list[nn.Module] = [Reshape((1, 28, 28))]
     for filters in config.conv:
-        layers += [Conv2D(int(filters), 3, padding="same", activation=config.activation),
+        layers += [Conv2D(int(filters), int(config.kernel), padding="same",
+                          activation=config.activation),
                    MaxPool2D(2)]
     layers.append(Flatten())
     layers += [nn.Dense(int(h), config.activation) for h in config.hidden]
@@ -180,7 +185,8 @@ def train_model(
     Args:
         x_train: (n, 784) float32 in [0, 1]; y_train: (n,) integer labels.
         callback: passed to ``nn.fit`` (return True to stop).
-        model: start from this model's weights (``train.py --init``) instead of fresh ones.
+        model: start from this model (``train.py --init``'s weights, or a new one the caller built)
+            instead of building one from the config.
     Raises:
         nn.TrainingDiverged when the loss becomes NaN/inf (the model keeps its last good weights).
     """

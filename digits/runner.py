@@ -21,7 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 import nn
+
+from .live import LiveView, Probe, compute
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,37 @@ FINISHED_STATUSES = (DONE, STOPPED, DIVERGED, FAILED)
 
 MAX_CONCURRENT_RUNS = max(1, int(os.environ.get("DIGITS_MAX_TRAININGS", "2")))
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
+LIVE_SHARE = 0.04  # live views take at most this share of a training thread's time
+
+# The runs waiting for a slot, oldest first (for "place in the queue"), and the ones running.
+_QUEUE_LOCK = threading.Lock()
+_QUEUE: list[TrainingRunner] = []
+_RUNNING: list[TrainingRunner] = []
+
+
+def _move(runner: TrainingRunner, source: list[TrainingRunner],
+          target: list[TrainingRunner] | None) -> None:
+    """Move a runner from one of the lists above to the other (or out)."""
+    with _QUEUE_LOCK:
+        if runner in source:
+            source.remove(runner)
+        if target is not None:
+            target.append(runner)
+
+
+def queue_place(runner: TrainingRunner) -> tuple[int, float | None]:
+    """A queued run's place (1 = next) among the runs waiting for a slot, and a rough wait in
+    seconds: the running runs' time left, the shortest first, plus nothing for the queued
+    ahead of it (unknown until they start), None when no running run knows its time left."""
+    with _QUEUE_LOCK:
+        waiting = list(_QUEUE)
+        running = list(_RUNNING)
+    position = waiting.index(runner) + 1 if runner in waiting else 0
+    lefts = sorted(left for left in (r._seconds_left() for r in running) if left is not None)
+    if not lefts:
+        return position, None
+    k = min(position, len(lefts)) - 1
+    return position, lefts[max(k, 0)]
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,10 @@ class Snapshot:
     points: tuple[CurvePoint, ...]  # smoothed training loss/accuracy per batch (thinned)
     val_points: tuple[CurvePoint, ...]  # validation loss/accuracy after each epoch
     result: RunResult | None
+    live: LiveView | None = None  # the latest live view (first layer, drawing, test grid)
+    queue_position: int = 0  # while queued: 1 = next to start
+    queue_wait: float | None = None  # while queued: rough seconds until a slot is free
+    seconds_left: float | None = None  # while training: rough seconds to the end
 
     @property
     def active(self) -> bool:
@@ -115,6 +154,7 @@ class Monitor(Protocol):
     def begin(self, examples: int, batch_size: int, epochs: int) -> None: ...
     def callback(self, progress: nn.Progress) -> bool: ...
     def set_phase(self, phase: str) -> None: ...
+    def watch(self, model: nn.Model) -> None: ...
 
 
 Job = Callable[[Monitor], RunResult]
@@ -126,13 +166,23 @@ class TrainingRunner:
     Args:
         job: ``job(monitor) -> RunResult``; it passes ``monitor.callback`` to ``nn.fit``.
         max_points: most curve points kept.
+        probe: fixed test digits for the live views (None: no live views).
+        live_every: seconds between live views at least; they also take at most
+            ``LIVE_SHARE`` of the training thread's time.
         abandon_after: stop when nobody called ``heartbeat()`` (or ``snapshot()``) for this
             many seconds (a closed or reloaded page), also while queued; None never.
     """
 
-    def __init__(self, job: Job, *, max_points: int = 200,
-                 abandon_after: float | None = 600.0) -> None:
+    def __init__(self, job: Job, *, max_points: int = 200, probe: Probe | None = None,
+                 live_every: float = 0.5, abandon_after: float | None = 600.0) -> None:
         self.job = job
+        self.probe = probe
+        self.live_every = live_every
+        self._model: nn.Model | None = None
+        self._drawing: np.ndarray | None = None
+        self._live: LiveView | None = None
+        self._next_live = 0.0
+        self._steps = 0
         self.abandon_after = abandon_after
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -149,6 +199,7 @@ class TrainingRunner:
         self._beat = time.monotonic()
         self._result: RunResult | None = None
         self._ema: tuple[float, float] | None = None  # smoothed (loss, accuracy)
+        self._fit_started: float | None = None
 
     # --- control -----------------------------------------------------------------------------
     def start(self) -> TrainingRunner:
@@ -158,12 +209,17 @@ class TrainingRunner:
                 return self
             self._thread = threading.Thread(target=self._run, name="training-runner",
                                             daemon=True)
+        _move(self, [], _QUEUE)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         """Ask the job to stop after the current batch (it keeps what it learnt so far)."""
         self._stop.set()
+
+    def set_drawing(self, x: np.ndarray | None) -> None:
+        """The user's last drawing (784,), or None: the live views show its probabilities."""
+        self._drawing = None if x is None else np.array(x, np.float32).reshape(-1)
 
     def heartbeat(self) -> None:
         """Someone is still watching."""
@@ -188,20 +244,35 @@ class TrainingRunner:
     def result(self) -> RunResult | None:
         return self._result
 
+    def _seconds_left(self) -> float | None:
+        """Rough training time left, from the pace so far (None before the first batches)."""
+        epoch, epochs, batch, batches = self._progress
+        done = (epoch - 1) * batches + batch
+        if self._status != RUNNING or self._fit_started is None or not epochs or done < 3:
+            return None
+        fraction = done / (epochs * batches)
+        if fraction >= 1:
+            return 0.0
+        return (time.perf_counter() - self._fit_started) * (1 - fraction) / fraction
+
     def snapshot(self) -> Snapshot:
         """A consistent copy of the progress so far (also counts as a heartbeat)."""
         self.heartbeat()
+        position, wait = queue_place(self) if self._status == QUEUED else (0, None)
         with self._lock:
             epoch, epochs, batch, batches = self._progress
             done = (epoch - 1) * batches + batch if batches else 0
             fraction = 1.0 if self._status == DONE else (
                 min(1.0, done / (epochs * batches)) if epochs and batches else 0.0)
             end = self._finished if self._finished is not None else time.perf_counter()
+            elapsed = 0.0 if self._started is None else end - self._started
+            left = self._seconds_left()
             return Snapshot(
                 status=self._status, message=self._message, phase=self._phase,
                 fraction=fraction, epoch=epoch, epochs=epochs, batch=batch, batches=batches,
-                elapsed=0.0 if self._started is None else end - self._started,
-                points=self._curve.view(), val_points=tuple(self._val), result=self._result,
+                elapsed=elapsed, points=self._curve.view(), val_points=tuple(self._val),
+                result=self._result, live=self._live, queue_position=position,
+                queue_wait=wait, seconds_left=left,
             )
 
     def _check_watched(self) -> None:
@@ -219,6 +290,32 @@ class TrainingRunner:
             batches = -(-int(examples) // max(1, int(batch_size)))
             self._progress = (1, int(epochs), 0, batches)
             self._phase = "Training"
+            self._fit_started = time.perf_counter()
+
+    def watch(self, model: nn.Model) -> None:
+        """Called by the job with the model it trains: the live views are taken of it (in this
+        thread, between batches); a first one at once."""
+        self._model = model
+        self._update_live(force=True)
+
+    def _update_live(self, force: bool = False) -> None:
+        """Take a live view when one is due: at least ``live_every`` s apart, and at most
+        ``LIVE_SHARE`` of the time (a slow view is taken less often)."""
+        if self.probe is None or self._model is None:
+            return
+        now = time.perf_counter()
+        if not force and now < self._next_live:
+            return
+        try:
+            view = compute(self._model, self.probe, self._drawing, self._steps)
+        except Exception:  # a live view never stops the training
+            log.exception("live view failed")
+            self._next_live = now + 10 * self.live_every
+            return
+        with self._lock:
+            self._live = view
+        self._next_live = time.perf_counter() + max(self.live_every,
+                                                    view.seconds / LIVE_SHARE)
 
     def set_phase(self, phase: str) -> None:
         with self._lock:
@@ -229,10 +326,13 @@ class TrainingRunner:
         with self._lock:
             self._progress = (p.epoch, p.epochs, p.batch, p.batches)
             if p.kind == "batch":
+                self._steps += 1
                 self._record_batch(p)
             elif p.history.val_loss:
                 self._val.append(CurvePoint(float(p.epoch), p.history.val_loss[-1],
                                             p.history.val_accuracy[-1]))
+        last = p.kind != "batch" and p.epoch == p.epochs
+        self._update_live(force=last)
         self._check_watched()
         return self._stop.is_set()
 
@@ -261,7 +361,9 @@ class TrainingRunner:
             if self._stop.is_set():
                 self._set(STOPPED, "Stopped before it started.", "Stopped")
                 self._finished = self._started = time.perf_counter()
+                _move(self, _QUEUE, None)
                 return
+        _move(self, _QUEUE, _RUNNING)
         try:
             self._started = time.perf_counter()
             self._set(RUNNING, "", "Starting")
@@ -274,6 +376,7 @@ class TrainingRunner:
                 log.exception("training job failed")
                 self._set(FAILED, f"{type(exc).__name__}: {exc}", "Failed")
                 return
+            self._update_live(force=True)  # the views of the final weights
             with self._lock:
                 self._result = result
             if result.stopped:
@@ -286,4 +389,5 @@ class TrainingRunner:
                 self._set(DONE, "Finished.", "Done")
         finally:
             self._finished = time.perf_counter()
+            _move(self, _RUNNING, None)
             _SLOTS.release()

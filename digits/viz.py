@@ -165,3 +165,35 @@ def confusion_html(C: list[list[int]]) -> str:
     return ("<table class='confusion' style='border-collapse:collapse;font-size:.85em;"
             "font-variant-numeric:tabular-nums'><tr><th></th>"
             f"{head}</tr>{''.join(rows)}</table>")
+
+
+def weight_pictures(maps: Array, cell: int) -> Array:
+    """First-layer weights (k, h, w) as one RGB mosaic (red positive, blue negative, one
+    symmetric scale for all, so strong and weak units compare), ``cell`` pixels per weight."""
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.size == 0:
+        return np.full((cell, cell, 3), 255, np.uint8)
+    limit = float(np.abs(maps).max()) or 1.0
+    cols = min(len(maps), 8, max(1, math.ceil(math.sqrt(1.5 * len(maps)))))
+    return heatmap(mosaic(maps, cols=cols), "RdBu_r", cell, -limit, limit)
+
+
+def framed_digit(vector: Array, right: bool, cell: int = 2, border: int = 3) -> Array:
+    """A 28x28 digit (784,) as RGB with a frame: green when predicted right, red when wrong."""
+    grey = digit_image(vector, cell)
+    colour = np.array([46, 160, 67] if right else [214, 39, 40], np.uint8)
+    h, w = grey.shape
+    out = np.empty((h + 2 * border, w + 2 * border, 3), np.uint8)
+    out[:] = colour
+    out[border:border + h, border:border + w] = grey[..., None]
+    return out
+
+
+def curve_rows(points: list, val_points: list, metric: str) -> list[dict]:
+    """Rows for a training curve chart: {"epoch", "value", "series"}; "validation" rows only
+    for the points that exist (so no empty validation series is promised)."""
+    rows = [{"epoch": p.epoch, "value": getattr(p, metric), "series": "training"}
+            for p in points]
+    rows += [{"epoch": p.epoch, "value": getattr(p, metric), "series": "validation"}
+             for p in val_points]
+    return rows

@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 import nn
 import ui.canvas
+import ui.models
 from digits import jobs
 from digits import runner as rn
 from digits.data import MNIST
@@ -68,7 +69,7 @@ def canvas(monkeypatch: pytest.MonkeyPatch) -> dict[str, np.ndarray | None]:
 
 @pytest.fixture
 def at(monkeypatch: pytest.MonkeyPatch, canvas: dict) -> Iterator[AppTest]:
-    monkeypatch.setattr(retrain, "load_mnist", lambda: FAKE)
+    monkeypatch.setattr(ui.models, "load_mnist", lambda: FAKE)
     retrain.dataset.clear()
     app = AppTest.from_file(APP, default_timeout=60).run()
     assert not app.exception
@@ -135,6 +136,42 @@ def test_the_controls_start_at_the_defaults(at: AppTest) -> None:
     assert [w.key for w in at.select_slider if w.key.startswith("rt_width_")] == ["rt_width_0"]
 
 
+def test_the_architecture_switch_shows_the_cnn_sliders(at: AppTest) -> None:
+    arch = at.radio(key="rt_arch")
+    assert arch.options == ["MLP", "CNN"] and arch.value == "MLP"
+    assert not [w for w in at.slider if w.key == "rt_cnn_blocks"]
+    arch.set_value("CNN").run()
+    assert not at.exception
+    c = jobs.DEFAULT_CNN_CONFIG
+    assert at.slider(key="rt_cnn_blocks").value == len(c.conv)
+    assert at.slider(key="rt_cnn_blocks").min == 1 and at.slider(key="rt_cnn_blocks").max == 3
+    assert at.select_slider(key="rt_cnn_filters").value == c.conv[0]
+    assert at.select_slider(key="rt_cnn_kernel").value == c.kernel
+    assert at.select_slider(key="rt_cnn_dense").value == c.hidden[0]
+    assert at.select_slider(key="rt_cnn_lr").value == c.lr
+    assert at.slider(key="rt_cnn_epochs").value == c.epochs
+    assert at.toggle(key="rt_cnn_augment").value is c.augment
+    assert not [w for w in at.select_slider if w.key.startswith("rt_width_")]
+    at.radio(key="rt_arch").set_value("MLP").run()
+    assert at.select_slider(key="rt_width_0").value == jobs.DEFAULT_CONFIG.hidden[0]
+
+
+def test_training_a_cnn_from_the_sliders(at: AppTest) -> None:
+    at.radio(key="rt_arch").set_value("CNN").run()
+    for key, value in {"rt_cnn_blocks": 2, "rt_cnn_filters": 4, "rt_cnn_kernel": 3,
+                       "rt_cnn_dense": 16, "rt_cnn_epochs": 1, "rt_cnn_size": 1_000}.items():
+        next(w for w in (*at.slider, *at.select_slider) if w.key == key).set_value(value)
+    at.run()
+    at.button(key="rt_train").click().run()
+    assert not at.exception
+    assert state(at).plan.title.startswith("Training CNN conv 4-4 3×3, dense 16")
+    finish(at)
+    entry = state(at).last.entry
+    assert entry is not None
+    convs = [layer for layer in entry.model.layers if type(layer).__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size) for c in convs] == [(4, (3, 3)), (4, (3, 3))]
+
+
 def test_more_hidden_layers_give_a_width_each(at: AppTest) -> None:
     at.slider(key="rt_layers").set_value(3).run()
     assert [w.key for w in at.select_slider if w.key.startswith("rt_width_")] == [
@@ -155,7 +192,14 @@ def test_training_makes_a_new_active_session_model(at: AppTest,
     assert state(at).plan.title.startswith("Training 784-32-10 relu")
     finish(at)
 
+    # A finished run does not replace the active model by itself: the user chooses.
+    assert at.session_state["model_key"] == before and "trained-1" in state(at).models
+    assert "still uses" in texts(at.markdown)
+    at.button(key="rt_use").click().run()
+    assert not at.exception
     assert at.session_state["model_key"] == "trained-1"
+    assert not [b for b in at.button if b.key == "rt_use"]
+    assert "is your active network" in texts(at.info)
     models = state(at).models
     entry = models["trained-1"]
     assert entry.card["origin"] == "trained in the app" and entry.key == "trained-1"
@@ -165,6 +209,14 @@ def test_training_makes_a_new_active_session_model(at: AppTest,
     accuracy = metric(at, "Test accuracy")
     assert accuracy is not None and float(accuracy.rstrip("%")) > 80
     assert "Retrained #1" in texts(at.success)
+    assert "Where it ended" in raw(at.markdown)  # the final live views
+    # Every session model gets the card figures; the side-by-side table has all three sets.
+    assert 0 <= entry.card["drawn_accuracy"] <= 1
+    shown = texts(at.markdown)
+    assert "Active network: **Retrained #1" in shown
+    for row in ("MNIST test (10 000 images)", "Our drawn digits (1 000)", "Your drawings (0)"):
+        assert row in shown
+    assert f"{entry.card['drawn_accuracy']:.2%}" in shown
     assert {b.key for b in at.get("download_button")} >= {"rt_download_npz",
                                                           "rt_download_card"}
     assert any("Confusion matrix" in m.value for m in at.markdown)
@@ -202,9 +254,14 @@ def test_stop_keeps_the_model_trained_so_far(at: AppTest) -> None:
     at.button(key="rt_stop").click().run()
     finish(at)
     assert state(at).last.snapshot.status == rn.STOPPED
-    assert "Stopped at epoch" in texts(at.warning)
-    assert at.session_state["model_key"] == "trained-1"
+    warning = texts(at.warning)
+    assert "Stopped early: the network keeps what it learnt so far" in warning
+    assert "Stopped at epoch" in warning
+    # A stopped run is kept but not made active: the shipped model stays until the user
+    # chooses.
+    assert at.session_state["model_key"] != "trained-1"
     assert "stopped early" in state(at).models["trained-1"].label
+    assert at.button(key="rt_use") is not None
     assert metric(at, "Test accuracy") is not None
 
 
@@ -270,23 +327,54 @@ def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
     assert len(store) == 1 and store.limit == teach.LIMIT == 200
     assert store.last()[1] == 7
     assert at.button_group(key="teach_label").value is None  # ready for the next drawing
-    assert "Kept as a 7" in texts(at.caption)
+    assert "Kept as a 7" in texts(at.success)  # clearly visible, not a faint caption
+    assert at.button(key="teach_finetune").label == "Fine-tune on my 1 drawing"
     at.button_group(key="teach_label").set_value(7).run()  # the same drawing again
     assert len(at.session_state["teach_drawings"]) == 1
 
+    base_box = at.selectbox(key="rt_finetune_base")
+    assert base_box.value == "mlp"  # the shipped model by default, not the active one
+    base_box.set_value(base_key).run()
     at.button(key="rt_finetune").click().run()
     assert not at.exception
     finish(at)
     last = state(at).last
     assert last.plan.kind == "finetune" and last.snapshot.status == rn.DONE
+    assert "fewer than 10" in texts(at.caption)  # one drawing: none held out, and it says so
+    at.button(key="rt_use").click().run()
     assert at.session_state["model_key"] == "finetuned-2" != base_key
     assert last.plan.base == state(at).models[base_key].label
     assert metric(at, "Your drawings") is not None and metric(at, "MNIST test") is not None
     assert metric(at, "Test accuracy") is not None
     assert set(last.snapshot.result.extra["before"]) == {"drawings", "test"}
 
+    store = at.session_state["teach_drawings"]
+    store.add(np.ones(784) * 0.5, 3)
+    at.run()
+    first, second = store.ids()
+    at.button(key=f"rt_forget_{first}").click().run()  # one drawing only
+    assert not at.exception
+    assert store.ids() == [second] and store.last()[1] == 3
     at.button(key="rt_forget").click().run()
     assert len(at.session_state["teach_drawings"]) == 0
+
+
+def test_fine_tuning_starts_from_the_draw_tab_where_drawings_are_labelled(
+        at: AppTest, canvas: dict[str, np.ndarray | None]) -> None:
+    small = build_model(TrainConfig(hidden=(16,)))
+    at.file_uploader(key="rt_upload").set_value(
+        ("small.npz", model_file_bytes(small), "application/octet-stream")).run()
+    canvas["image"] = one()
+    at.run()
+    assert not [b for b in at.button if b.key == "teach_finetune"]  # nothing labelled yet
+    at.button_group(key="teach_label").set_value(1).run()
+    at.selectbox(key="rt_finetune_base").set_value("uploaded-1").run()
+    at.button(key="teach_finetune").click().run()
+    assert not at.exception
+    assert state(at).plan is not None and state(at).plan.kind == "finetune"
+    assert "Uploaded #1" in state(at).plan.base
+    finish(at)
+    assert state(at).last.snapshot.status == rn.DONE
 
 
 def test_the_label_control_is_not_shown_without_a_drawing(at: AppTest) -> None:

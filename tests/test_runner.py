@@ -278,13 +278,40 @@ def test_finetune_learns_the_users_digits_and_reports_before_and_after(
     assert snap.status == rn.DONE, snap.message
     extra = snap.result.extra
     assert set(extra) >= {"before", "after", "drawings", "user_examples", "replay_examples"}
-    assert extra["drawings"] == 40 and extra["replay_examples"] >= 1000
+    # 40 drawings: every 5th (8) is held out, and "drawings" is measured on those only.
+    assert extra["drawings"] == 32 and extra["held_out"] == 8
+    assert extra["replay_examples"] >= 1000
+    held = jobs.hold_out(y_user)
+    assert held.sum() == 8 and held[4] and not held[0]
+    assert extra["before"]["drawings"] == pytest.approx(jobs.accuracy(shipped, X_user[held],
+                                                                      y_user[held]))
+    assert extra["after"]["drawings"] == pytest.approx(
+        jobs.accuracy(snap.result.model, X_user[held], y_user[held]))
     assert extra["after"]["drawings"] >= extra["before"]["drawings"]
-    assert extra["after"]["drawings"] >= 0.9
+    assert extra["after"]["drawings"] >= 0.75  # 6 of the 8 unseen drawings
     assert extra["after"]["test"] > 0.85  # replay keeps it from forgetting
     assert extra["before"]["test"] == pytest.approx(jobs.accuracy(shipped, data.x_test,
                                                                 data.y_test))
     assert snap.result.kind == "finetune"
+
+
+def test_few_drawings_are_not_held_out() -> None:
+    assert not jobs.hold_out(np.arange(9) % 10).any()
+    assert jobs.hold_out(np.arange(10) % 10).tolist() == [False] * 4 + [True] + [False] * 4 \
+        + [True]
+
+
+def test_a_single_drawing_can_be_removed_by_its_id() -> None:
+    store = LabelledDrawings(limit=3)
+    for label in (1, 2, 3, 4):  # the 1 is dropped (limit 3)
+        store.add(np.full(784, label / 10), label)
+    ids = store.ids()
+    assert len(ids) == 3 and [y for _, y in store] == [2, 3, 4]
+    assert store.remove(ids[1]) and [y for _, y in store] == [2, 4]
+    assert store.ids() == [ids[0], ids[2]]
+    assert not store.remove(ids[1])  # already gone: nothing else is removed
+    X, y = store.arrays()
+    assert X.shape == (2, 784) and y.tolist() == [2, 4]
 
 
 def test_finetune_mix_repeats_the_drawings_and_adds_replay(data: jobs.Dataset) -> None:

@@ -76,7 +76,11 @@ def test_collecting_a_finished_run_keeps_its_model_and_frees_the_session() -> No
     assert new.label == "Retrained #1 · 784-8-10 relu · 87.5%"
     assert new.card["test_accuracy"] == 0.875 and new.card["name"] == new.label
     assert all(not p.flags.writeable for _, p, _ in new.model.parameters())
-    assert state.to_activate(10.5) == "trained-1"
+    assert state.to_activate(10.5) is None  # not active until the user chooses it
+    state.activate("trained-1", now=12.0)
+    assert state.to_activate(12.5) == "trained-1"
+    state.activate("gone", now=13.0)  # a model dropped meanwhile: nothing changes
+    assert state.to_activate(13.5) == "trained-1"
     assert state.collect(now=11.0) is None  # nothing more to collect
 
 

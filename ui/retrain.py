@@ -21,8 +21,8 @@ import streamlit as st
 
 from digits import jobs, viz
 from digits import runner as rn
-from digits.data import load_mnist
 from digits.inference import class_probabilities
+from digits.live import LiveView
 from digits.recipes import TrainConfig
 from digits.uploads import (
     MAX_UPLOAD_BYTES,
@@ -35,13 +35,23 @@ from digits.viz import plain
 
 from . import teach
 from .errors import friendly
-from .models import DEFAULT, available_models, retrain_state, shipped_models
+from .models import (
+    DEFAULT,
+    active_banner,
+    available_models,
+    card_figures,
+    dataset,
+    probe,
+    retrain_state,
+    shipped_models,
+)
 from .session import Finished, ModelEntry, Plan, RetrainState, describe, freeze, plural
+from .teach import BASE_KEY, start_finetune
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # the live view refreshes this often while training runs
-ABANDON_SECONDS = 6.0  # a run nobody polled for this long (its page is gone) stops itself
+ABANDON_SECONDS = teach.ABANDON_SECONDS  # a run nobody polled this long (page gone) stops
 GALLERY_SHOWN = 12
 
 WIDTHS = [16, 32, 64, 128, 256, 512]
@@ -53,12 +63,6 @@ OPTIMIZERS = ["adam", "momentum", "sgd"]
 MAX_LAYERS = 3
 CURVE_COLOURS = ["#4c78a8", "#d62728"]  # training, validation
 _D = jobs.DEFAULT_CONFIG
-
-
-@st.cache_resource(show_spinner="Loading MNIST (once for everyone)…")
-def dataset() -> jobs.Dataset:
-    """MNIST as float arrays, loaded once per server and shared read-only."""
-    return jobs.Dataset.from_mnist(load_mnist())
 
 
 def collect() -> None:
@@ -76,64 +80,88 @@ def _label_of(key: str | None) -> str:
 
 def start_training(state: RetrainState, config: TrainConfig) -> None:
     runner = rn.TrainingRunner(jobs.training_job(config, dataset(), name="retrained"),
-                               abandon_after=ABANDON_SECONDS)
+                               probe=probe(), abandon_after=ABANDON_SECONDS)
+    runner.set_drawing(st.session_state.get("last_input"))
     state.start(runner, Plan("train", f"Training {describe(config)}", config.lr,
                              config.optimizer))
-
-
-def start_finetune(active: ModelEntry) -> None:
-    """Callback of "Fine-tune on my drawings": a copy of the active model, in the background."""
-    state = retrain_state()
-    if state.busy:
-        return
-    X, y = teach.drawings().arrays()
-    try:
-        job = jobs.finetune_job(active.model, X, y, dataset())
-    except Exception as exc:  # the page shows a message instead
-        log.exception("could not start fine-tuning")
-        state.problem = ("finetune", f"Fine-tuning could not start: {plain(exc)}")
-        return
-    config = jobs.FinetuneConfig()
-    state.start(rn.TrainingRunner(job, abandon_after=ABANDON_SECONDS),
-                Plan("finetune", f"Fine-tuning {active.label} on {plural(len(y), 'drawing')}",
-                     config.lr, "adam", base=active.label))
 
 
 # ------------------------------------------------------------------------------------ views
 
 
-def controls() -> None:
-    """The settings and the Train button (a fragment: moving a slider reruns only this)."""
-    state = retrain_state()
+ARCHITECTURES = ["MLP", "CNN"]
+CNN_BLOCKS = 3
+CNN_FILTERS = [4, 8, 12, 16, 24, 32]
+CNN_KERNELS = [3, 5, 7]
+_C = jobs.DEFAULT_CNN_CONFIG
+
+
+def common_settings(prefix: str, d: TrainConfig) -> dict:
+    """The settings both architectures share (activation, optimiser, learning rate, batch,
+    epochs, training-set size, augmentation), with keys ``rt_{prefix}...`` and defaults ``d``."""
+    left, right = st.columns(2)
+    activation = left.selectbox("Activation", ACTIVATIONS, key=f"rt_{prefix}activation",
+                                index=ACTIVATIONS.index(d.activation))
+    optimizer = right.selectbox("Optimizer", OPTIMIZERS, key=f"rt_{prefix}optimizer",
+                                index=OPTIMIZERS.index(d.optimizer))
+    lr = st.select_slider("Learning rate (log scale)", LEARNING_RATES, value=d.lr,
+                          key=f"rt_{prefix}lr", format_func=lambda v: f"{v:g}")
+    left, right = st.columns(2)
+    batch = left.select_slider("Batch size", BATCH_SIZES, value=d.batch_size,
+                               key=f"rt_{prefix}batch")
+    epochs = right.slider("Epochs", 1, 10, value=d.epochs, key=f"rt_{prefix}epochs")
+    size = st.select_slider("Training images", TRAIN_SIZES, value=d.limit, key=f"rt_{prefix}size",
+                            format_func=lambda n: f"{n:,}".replace(",", " "),
+                            help="Taken from the 55 000 MNIST training images not held out "
+                                 "for validation.")
+    augment = st.toggle("Augment (rotate, scale, slant, thicken)", value=d.augment,
+                        key=f"rt_{prefix}augment",
+                        help="Closer to drawn digits, but training is several times slower.")
+    return {"activation": activation, "optimizer": optimizer, "lr": float(lr),
+            "batch_size": int(batch), "epochs": int(epochs), "limit": int(size),
+            "augment": bool(augment), "validation": d.validation, "schedule": d.schedule,
+            "seed": d.seed}
+
+
+def mlp_settings() -> TrainConfig:
+    """The MLP's sliders: hidden layers and their widths, then the shared settings."""
     layers = st.slider("Hidden layers", 1, MAX_LAYERS, value=len(_D.hidden), key="rt_layers")
     hidden = tuple(st.select_slider(f"Layer {i + 1} width (units)", WIDTHS, key=f"rt_width_{i}",
                                     value=_D.hidden[i] if i < len(_D.hidden) else 64)
                    for i in range(layers))
-    left, right = st.columns(2)
-    activation = left.selectbox("Activation", ACTIVATIONS, key="rt_activation",
-                                index=ACTIVATIONS.index(_D.activation))
-    optimizer = right.selectbox("Optimizer", OPTIMIZERS, key="rt_optimizer",
-                                index=OPTIMIZERS.index(_D.optimizer))
-    lr = st.select_slider("Learning rate (log scale)", LEARNING_RATES, value=_D.lr,
-                          key="rt_lr", format_func=lambda v: f"{v:g}")
-    left, right = st.columns(2)
-    batch = left.select_slider("Batch size", BATCH_SIZES, value=_D.batch_size, key="rt_batch")
-    epochs = right.slider("Epochs", 1, 10, value=_D.epochs, key="rt_epochs")
-    size = st.select_slider("Training images", TRAIN_SIZES, value=_D.limit, key="rt_size",
-                            format_func=lambda n: f"{n:,}".replace(",", " "),
-                            help="Taken from the 55 000 MNIST training images not held out "
-                                 "for validation.")
-    augment = st.toggle("Augment (rotate, scale, slant, thicken)", value=_D.augment,
-                        key="rt_augment",
-                        help="Closer to drawn digits, but training is several times slower.")
+    return TrainConfig(hidden=hidden, **common_settings("", _D))
+
+
+def cnn_settings() -> TrainConfig:
+    """The CNN's sliders: conv blocks, filters per block, kernel size, dense width, then the
+    shared settings (their own keys, so each architecture keeps its own defaults)."""
+    blocks = st.slider("Conv blocks", 1, CNN_BLOCKS, value=len(_C.conv), key="rt_cnn_blocks",
+                       help="Each block: a convolution and a 2×2 max-pool (28 → 14 → 7 → 3).")
+    filters = st.select_slider("Filters per block", CNN_FILTERS, value=_C.conv[0],
+                               key="rt_cnn_filters")
+    kernel = st.select_slider("Kernel size", CNN_KERNELS, value=_C.kernel, key="rt_cnn_kernel",
+                              format_func=lambda k: f"{k}×{k}")
+    dense = st.select_slider("Dense width (units)", WIDTHS, value=_C.hidden[0],
+                             key="rt_cnn_dense")
+    return TrainConfig(arch="cnn", conv=(int(filters),) * int(blocks), kernel=int(kernel),
+                       hidden=(int(dense),), **common_settings("cnn_", _C))
+
+
+def controls() -> None:
+    """The settings and the Train button (a fragment: moving a slider reruns only this)."""
+    state = retrain_state()
+    arch = st.radio("Architecture", ARCHITECTURES, horizontal=True, key="rt_arch",
+                    help="MLP: dense layers only, fast. CNN: convolution blocks that learn "
+                         "small filters, then a dense layer; slower, more accurate.")
     busy = state.busy
-    clicked = st.button("Train", type="primary", key="rt_train", disabled=busy,
+    try:
+        config = cnn_settings() if arch == "CNN" else mlp_settings()
+    except ValueError as exc:  # not reachable from the sliders; never a traceback
+        config = None
+        st.error(f"These settings cannot be trained: {plain(exc)}", icon=":material/warning:")
+    clicked = st.button("Train", type="primary", key="rt_train", disabled=busy or config is None,
                         icon=":material/model_training:", width="stretch")
-    if clicked and not busy:
-        config = TrainConfig(hidden=hidden, activation=activation, optimizer=optimizer,
-                             lr=float(lr), batch_size=int(batch), epochs=int(epochs),
-                             limit=int(size), augment=bool(augment), validation=_D.validation,
-                             schedule=_D.schedule, seed=_D.seed)
+    if clicked and not busy and config is not None:
         try:
             start_training(state, config)
         except Exception as exc:  # e.g. MNIST missing: its message says how to get it
@@ -149,21 +177,34 @@ def show_problem(state: RetrainState, kind: str) -> None:
         st.error(state.problem[1], icon=":material/warning:")
 
 
+def duration(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``."""
+    seconds = max(0, round(seconds))
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60} s"
+
+
 def live_view() -> None:
-    """Progress, live curves and Stop (a fragment rerun every POLL_SECONDS while running; each
-    poll is the run's heartbeat)."""
+    """Progress, time left, live curves and views, and Stop (a fragment rerun every
+    POLL_SECONDS while running; each poll is the run's heartbeat)."""
     state = retrain_state()
     if state.runner is None or state.plan is None:
         return
+    state.runner.set_drawing(st.session_state.get("last_input"))
     snap = state.runner.snapshot()
     if not snap.active:
         st.rerun(scope="app")  # the full run collects it, before the picker is drawn
     st.markdown(f"**{plain(state.plan.title)}**")
     if snap.status == rn.QUEUED:
-        st.info("Waiting for a free training slot: other people are training right now.",
-                icon=":material/hourglass_top:")
+        wait = (f" About {duration(snap.queue_wait)} until a slot is free."
+                if snap.queue_wait is not None else "")
+        place = (f"You are number {snap.queue_position} in the queue."
+                 if snap.queue_position else "")
+        st.info(f"Waiting for a free training slot: {rn.MAX_CONCURRENT_RUNS} people are "
+                f"training right now. {place}{wait}", icon=":material/hourglass_top:")
     else:
-        text = f"{snap.phase} · {snap.elapsed:.1f} s"
+        text = f"{snap.phase} · {duration(snap.elapsed)}"
+        if snap.seconds_left is not None:
+            text += f" · about {duration(snap.seconds_left)} left"
         if snap.epochs:
             text = (f"Epoch {snap.epoch}/{snap.epochs} · batch {snap.batch}/{snap.batches} · "
                     + text)
@@ -172,22 +213,87 @@ def live_view() -> None:
               help="Stops after the current batch; the model keeps what it learnt so far.")
     with friendly("drawing the training curves"):
         curves(snap.points, snap.val_points)
+    if snap.live is not None:
+        with friendly("drawing the live views"):
+            live_panel(snap.live)
+
+
+def live_panel(view: LiveView) -> None:
+    """What the network looks like now: its first layer, the user's drawing with its
+    probabilities, the test grid with its predictions, and per-class accuracy."""
+    pictures, drawing = st.columns([1, 1], gap="medium")
+    with pictures:
+        if view.kind == "filters":
+            n, k = len(view.first_layer), view.first_layer.shape[-1]
+            st.markdown(f"**The {n} filters of the first layer** ({k}×{k}; red: positive, "
+                        "blue: negative)")
+            cell = max(4, 48 // max(k, 1))
+        else:
+            st.markdown(f"**What {len(view.first_layer)} first-layer units look for** (their "
+                        "28×28 weights; red: positive, blue: negative)")
+            cell = 3
+        with st.container(key="rt_live_filters"):
+            st.image(viz.weight_pictures(view.first_layer, cell),
+                     width="stretch" if view.kind == "templates" else "content")
+    with drawing:
+        if view.drawn is None or view.drawn_input is None:
+            st.markdown("**Your drawing**")
+            st.caption("Draw a digit on the Draw tab: its probabilities appear here and change "
+                       "as the network learns.")
+        else:
+            p = view.drawn
+            st.markdown(f"**Your drawing: the network says {int(p.argmax())}** "
+                        f"({p.max():.0%})")
+            a, b = st.columns([1, 3])
+            a.image(viz.digit_image(view.drawn_input, 3))
+            b.html(viz.probability_bars_html(p).replace("prob-bars", "prob-bars rt-live-probs",
+                                                        1))
+    grid, classes = st.columns([1.4, 1], gap="medium")
+    pr = probe()
+    with grid:
+        wrong = int(np.sum(view.grid_predictions != pr.y_grid))
+        st.markdown(f"**{len(pr.y_grid)} test digits: {wrong} wrong** (red frame; the caption "
+                    "is the network's answer)")
+        st.image([viz.framed_digit(x, bool(p == y))
+                  for x, p, y in zip(pr.x_grid, view.grid_predictions, pr.y_grid, strict=True)],
+                 caption=[str(int(p)) for p in view.grid_predictions])
+    with classes:
+        st.markdown(f"**Accuracy per digit so far** ({view.accuracy:.0%} of "
+                    f"{len(pr.y_probe)} test digits)")
+        st.html(viz.probability_bars_html(view.per_class, accent="#9aa5b1"))
 
 
 def curves(points: tuple[rn.CurvePoint, ...], val_points: tuple[rn.CurvePoint, ...]) -> None:
     """Loss and accuracy against epochs: training (smoothed, per batch) and validation (after
-    each epoch)."""
+    each epoch; in the legend only once it exists), big enough for a projector."""
+    import altair as alt
+
     if not points:
         st.caption("The curves appear after the first batch.")
         return
+    series = ["training", "validation"] if val_points else ["training"]
+    colour = alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom"),
+                       scale=alt.Scale(domain=series, range=CURVE_COLOURS[:len(series)]))
     left, right = st.columns(2)
     for col, metric, title in ((left, "loss", "Loss"), (right, "accuracy", "Accuracy")):
-        rows = [(p.epoch, getattr(p, metric), None) for p in points]
-        rows += [(p.epoch, None, getattr(p, metric)) for p in val_points]
-        data = {"epoch": [r[0] for r in rows], "training": [r[1] for r in rows],
-                "validation": [r[2] for r in rows]}
-        col.line_chart(data, x="epoch", y=["training", "validation"], y_label=title,
-                       color=CURVE_COLOURS, height=220)
+        rows = viz.curve_rows(list(points), list(val_points), metric)
+        line = alt.Chart(alt.Data(values=rows)).mark_line(point=False, strokeWidth=2.5).encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(labelFontSize=14, titleFontSize=15,
+                                                            labelOverlap=True,
+                                                            labelFlush=True)),
+            y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False),
+                    axis=alt.Axis(labelFontSize=14, titleFontSize=15)),
+            color=colour)
+        chart = line
+        if val_points:
+            dots = alt.Chart(alt.Data(values=[r for r in rows if r["series"] == "validation"])
+                             ).mark_point(size=70, filled=True).encode(
+                x="epoch:Q", y="value:Q", color=colour)
+            chart = line + dots
+        col.altair_chart(chart.properties(height=300, padding={"right": 16, "left": 4,
+                                                                "top": 8, "bottom": 4}
+                                          ).configure_legend(labelFontSize=14),
+                         width="stretch")
 
 
 def outcome_summary(finished: Finished, active: ModelEntry) -> None:
@@ -209,13 +315,25 @@ def outcome_summary(finished: Finished, active: ModelEntry) -> None:
     if entry is None or result is None:
         st.warning(f"{plain(plan.title)}: {plain(snap.message)}", icon=":material/stop_circle:")
         return
-    note = (f"{plain(snap.message)} " if snap.status == rn.STOPPED else "") + \
-        f"**{plain(entry.label)}** is now your active model (see the sidebar): draw in the " \
-        "Draw tab."
+    chosen = active.key == entry.key
     if snap.status == rn.STOPPED:
+        note = (f"**Stopped early: the network keeps what it learnt so far.** "
+                f"{plain(snap.message)}")
         st.warning(note, icon=":material/stop_circle:")
     else:
-        st.success(note, icon=":material/check_circle:")
+        st.success(f"**Finished: {plain(entry.label)}.**", icon=":material/check_circle:")
+    if chosen:
+        st.info(f"**{plain(entry.label)}** is your active network: draw with it in the Draw "
+                "tab.", icon=":material/check_circle:")
+    else:
+        u1, u2 = st.columns([1.2, 2], vertical_alignment="center")
+        u1.button("Use it in the Draw tab", key="rt_use", type="primary",
+                  icon=":material/swap_horiz:", on_click=use_model, args=(entry.key,),
+                  width="stretch")
+        figures = card_figures(active)
+        u2.markdown(f"The Draw tab still uses **{plain(active.label)}**"
+                    + (f" ({figures})" if figures else "") + ". The new one is kept in the "
+                    "sidebar's list either way.")
     c1, c2, c3 = st.columns(3)
     n_test = result.test.get("examples", 0)
     c1.metric("Test accuracy", f"{result.test['accuracy']:.2%}",
@@ -226,6 +344,14 @@ def outcome_summary(finished: Finished, active: ModelEntry) -> None:
     if plan.kind == "finetune":
         finetune_numbers(result.extra)
     curves(snap.points, snap.val_points)
+    if snap.live is not None:
+        st.markdown("##### Where it ended")
+        live_panel(snap.live)
+
+
+def use_model(key: str) -> None:
+    """Callback of "Use it in the Draw tab": the finished run's model becomes the active one."""
+    retrain_state().activate(key, time.monotonic())
 
 
 def finetune_numbers(extra: dict) -> None:
@@ -238,10 +364,15 @@ def finetune_numbers(extra: dict) -> None:
     d2.metric("MNIST test", f"{after['test']:.2%}",
               delta=f"{(after['test'] - before['test']) * 100:+.2f} points "
                     f"(was {before['test']:.2%})")
+    held = extra.get("held_out", 0)
+    measured = (f"\"Your drawings\" is measured on {plural(held, 'drawing')} held out of the "
+                "fine-tuning (every 5th)." if held else
+                f"\"Your drawings\" is measured on the drawings it was fine-tuned on (with "
+                f"fewer than {jobs.HOLD_OUT_FROM} none can be held out), so it flatters it.")
     st.caption(f"Fine-tuned on your {plural(extra['drawings'], 'drawing')} (repeated and "
                f"augmented: {extra['user_examples']} examples) mixed with "
                f"{extra['replay_examples']} MNIST images, so it does not forget MNIST. "
-               "Accuracy on your drawings is measured on the drawings it was fine-tuned on.")
+               + measured)
 
 
 def outcome_details(finished: Finished, state: RetrainState) -> None:
@@ -269,6 +400,8 @@ def outcome_details(finished: Finished, state: RetrainState) -> None:
         st.caption("This model was dropped to save memory (a session keeps "
                    f"{state.limit}).")
         return
+    with friendly("comparing with the shipped model"):
+        side_by_side(entry)
     st.fragment(comparison)(entry)
     d1, d2, _ = st.columns([1, 1, 2])
     d1.download_button("Download weights (.npz)",
@@ -279,6 +412,31 @@ def outcome_details(finished: Finished, state: RetrainState) -> None:
                        data=json.dumps(entry.card, indent=2), file_name=f"{entry.key}.json",
                        mime="application/json", key="rt_download_card", icon=":material/download:",
                        on_click="ignore")
+
+
+def side_by_side(entry: ModelEntry) -> None:
+    """The new network against the shipped one: MNIST test, the drawn-digit set and the
+    user's own labelled drawings, as a small table."""
+    shipped, _ = shipped_models()
+    base = shipped.get(DEFAULT)
+    pairs = [(base, "Shipped: " + base.label)] if base is not None else []
+    pairs.append((entry, "New: " + entry.label))
+    X, y = teach.drawings().arrays()
+    rows = {"MNIST test (10 000 images)": [], "Our drawn digits (1 000)": [],
+            f"Your drawings ({len(y)})": []}
+    for model_entry, _ in pairs:
+        card = model_entry.card or {}
+        test, drawn = card.get("test_accuracy"), card.get("drawn_accuracy")
+        rows["MNIST test (10 000 images)"].append(f"{test:.2%}" if test is not None else "–")
+        rows["Our drawn digits (1 000)"].append(f"{drawn:.2%}" if drawn is not None else "–")
+        rows[f"Your drawings ({len(y)})"].append(
+            f"{jobs.accuracy(model_entry.model, X, y):.0%}" if len(y) else "none yet")
+    head = "| | " + " | ".join(plain(name) for _, name in pairs) + " |"
+    lines = [head, "|---" * (len(pairs) + 1) + "|"]
+    lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in rows.items()]
+    st.markdown("**The new network and the shipped one, side by side**")
+    with st.container(key="rt_side_by_side"):
+        st.markdown("\n".join(lines))
 
 
 def comparison(entry: ModelEntry) -> None:
@@ -322,16 +480,40 @@ def teach_section(active: ModelEntry, busy: bool) -> None:
         return
     counts = store.counts()
     summary = ", ".join(f"{n}× {d}" for d, n in enumerate(counts) if n)
+    models = available_models()
+    keys = list(models)
+    default = DEFAULT if DEFAULT in models else active.key
+    if st.session_state.get(BASE_KEY) not in models:
+        st.session_state[BASE_KEY] = default
     st.caption(f"{plural(len(store), 'labelled drawing')} (at most {teach.LIMIT}; the oldest "
-               f"go first): {summary}. Fine-tuning starts from the active model, "
-               f"{plain(active.label)}, and mixes in MNIST so it does not forget.")
-    recent = list(store)[-12:]
-    st.image([viz.digit_image(x, 2) for x, _ in recent], caption=[str(y) for _, y in recent])
-    b1, b2, _ = st.columns([1.3, 1, 2])
+               f"go first): {summary}. Fine-tuning starts from a copy of the model you choose "
+               "(the shipped one by default, so mistakes do not add up) and mixes in MNIST so "
+               "it does not forget. Click × under a drawing to forget just that one.")
+    drawings_grid(store)
+    b0, b1, b2 = st.columns([1.6, 1.3, 1], vertical_alignment="bottom")
+    b0.selectbox("Fine-tune from", keys, key=BASE_KEY, format_func=lambda k: models[k].label,
+                 disabled=busy)
     b1.button("Fine-tune on my drawings", key="rt_finetune", type="primary",
-              icon=":material/school:", on_click=start_finetune, args=(active,),
-              disabled=busy)
-    b2.button("Forget my drawings", key="rt_forget", on_click=store.clear, disabled=busy)
+              icon=":material/school:", on_click=start_finetune,
+              disabled=busy, width="stretch")
+    b2.button("Forget my drawings", key="rt_forget", on_click=store.clear, disabled=busy,
+              width="stretch")
+
+
+SHOWN_DRAWINGS = 24
+
+
+def drawings_grid(store: teach.LabelledDrawings) -> None:
+    """The latest labelled drawings, each with its label and a × that forgets only it."""
+    items = list(zip(store.ids(), store, strict=True))[-SHOWN_DRAWINGS:]
+    if len(store) > len(items):
+        st.caption(f"The latest {len(items)} of {len(store)}:")
+    row = st.container(horizontal=True, gap="small", key="rt_drawings")
+    for drawing_id, (x, label) in items:
+        cell = row.container(width=64, gap=None)
+        cell.image(viz.digit_image(x, 2), caption=f"{label}")
+        cell.button("×", key=f"rt_forget_{drawing_id}", on_click=store.remove,
+                    args=(drawing_id,), help=f"Forget this {label}", width="stretch")
 
 
 # ---------------------------------------------------------------------------------- uploads
@@ -403,6 +585,9 @@ def check_upload(state: RetrainState) -> None:
     card = {"name": label, "origin": "uploaded", "file": name, "test_accuracy": acc,
             "test_examples": n, "parameters": model.count_params(),
             "uploaded_metadata": model.metadata}
+    drawn = jobs.drawn_accuracy(model)
+    if drawn is not None:
+        card["drawn_accuracy"] = drawn
     state.keep(ModelEntry(key, label, freeze(model), card), time.monotonic())
     state.upload_note = ("ok", f"**{plain(label)}** is now the active model (measured on "
                                f"{n:,} MNIST test images).".replace(",", " "))
@@ -415,9 +600,11 @@ def check_upload(state: RetrainState) -> None:
 def retrain_tab(active: ModelEntry) -> None:
     """The whole Retrain tab for the active model entry."""
     state = retrain_state()
-    st.caption("Train your own network on MNIST, right here, and watch it learn. The result "
-               "becomes your active model (only for you: other visitors keep theirs).")
-    left, right = st.columns([1, 2], gap="large")
+    active_banner(active)
+    st.caption("Train your own network on MNIST, right here, and watch it learn. When it is "
+               "done you choose whether it becomes your active network (only for you: other "
+               "visitors keep theirs).")
+    left, right = st.columns([1, 1.6], gap="medium")
     with left, st.container(border=True):
         st.fragment(controls)()
     finished = state.last

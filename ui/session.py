@@ -48,7 +48,11 @@ def plural(n: int, word: str) -> str:
 
 
 def describe(config: TrainConfig) -> str:
-    """An MLP config in one line: ``784-128-10 relu``."""
+    """A config in one line: ``784-128-10 relu`` (MLP), ``CNN 2×conv8 5×5, dense 64 relu``."""
+    if config.arch == "cnn":
+        conv = "-".join(map(str, config.conv))
+        return (f"CNN conv {conv} {config.kernel}×{config.kernel}, dense "
+                f"{'-'.join(map(str, config.hidden))} {config.activation}")
     return f"784-{'-'.join(map(str, config.hidden))}-10 {config.activation}"
 
 
@@ -104,14 +108,20 @@ class RetrainState:
         self.count += 1
         return f"{prefix}-{self.count}", self.count
 
-    def keep(self, entry: ModelEntry, now: float) -> None:
-        """Keep a new model and make it the one to activate; beyond ``limit`` the oldest
-        models are dropped, never this one."""
+    def keep(self, entry: ModelEntry, now: float, activate: bool = True) -> None:
+        """Keep a new model (and make it the one to activate, unless ``activate`` is False);
+        beyond ``limit`` the oldest models are dropped, never this one."""
         self.models[entry.key] = entry
         for key in [k for k in self.models if k != entry.key][:max(len(self.models)
                                                                      - self.limit, 0)]:
             del self.models[key]
-        self.pending, self.pending_until = entry.key, now + PENDING_SECONDS
+        if activate:
+            self.activate(entry.key, now)
+
+    def activate(self, key: str, now: float) -> None:
+        """Make the session model ``key`` the one the picker shows next (the user chose it)."""
+        if key in self.models:
+            self.pending, self.pending_until = key, now + PENDING_SECONDS
 
     def to_activate(self, now: float) -> str | None:
         """The key the model picker should show now, if a new model is waiting for it."""
@@ -121,8 +131,9 @@ class RetrainState:
         return self.pending
 
     def collect(self, now: float) -> Finished | None:
-        """When the run has ended: record it (``last``), keep the model it gave (the one to
-        activate) and free the session for the next run. Returns the Finished, else None."""
+        """When the run has ended: record it (``last``), keep the model it gave (not active:
+        the user chooses whether it becomes the active one) and free the session for the next
+        run. Returns the Finished, else None."""
         runner, plan = self.runner, self.plan
         if runner is None or plan is None or runner.active:
             return None
@@ -137,7 +148,7 @@ class RetrainState:
                 finished = Finished(plan, snap, problem="its result could not be read; the "
                                                         "details are in the server log")
             else:
-                self.keep(entry, now)
+                self.keep(entry, now, activate=False)
                 finished = Finished(plan, snap, entry)
         self.last = finished
         return finished

@@ -93,6 +93,8 @@ def test_train_small_then_draw_with_the_new_model(
 
     accuracy = harness.read_metric(page, "Test accuracy", timeout=180_000)
     assert accuracy.endswith("%") and float(accuracy.rstrip("%")) > 50
+    assert active_model_label(page) == before  # not active until chosen
+    button(page, "rt_use").click()
     wait_for_active_model(page, "Retrained #1")
     label = active_model_label(page)
     assert "784-32-10 relu" in label and label != before
@@ -144,6 +146,59 @@ def test_live_progress_and_stop(app_page: tuple[Page, harness.StreamlitServer],
     assert "batch" in seen[-1][1]
     button(page, "rt_stop").click()
     page.get_by_text("Stopped at epoch").wait_for(timeout=30_000)
+    page.get_by_text("the network keeps what it learnt so far").first.wait_for()
     assert harness.read_metric(page, "Test accuracy", timeout=30_000).endswith("%")
+    assert "stopped early" not in active_model_label(page)  # kept, not made active
+    button(page, "rt_use").click()
     wait_for_active_model(page, "stopped early")
+    harness.assert_no_exception(page, page_errors, server)
+
+
+FILTERS = ".st-key-rt_live_filters img"
+LIVE_PROBS = ".rt-live-probs"
+
+
+def live_state(page: Page) -> tuple[str | None, str | None]:
+    """The filters picture's source and the drawing's probabilities as shown now."""
+    return page.evaluate(
+        "([f, p]) => { const i = document.querySelector(f);"
+        " const b = document.querySelector(p);"
+        " return [i ? i.src : null, b ? b.innerText : null]; }", [FILTERS, LIVE_PROBS])
+
+
+def test_train_a_cnn_watch_it_learn_stop_and_draw_with_it(
+        app_page: tuple[Page, harness.StreamlitServer],
+        page_errors: harness.PageErrors) -> None:
+    page, server = app_page
+    harness.draw_strokes(page, ONE)  # the drawing the live view follows
+    harness.wait_for_metric_change(page, "Prediction", "", timeout=60_000)
+    open_retrain(page)
+    page.locator(".st-key-rt_arch").get_by_text("CNN", exact=True).click()
+    button(page, "rt_train").wait_for()
+    slider_to(page, "rt_cnn_epochs", ["End"], "10")  # long enough to watch and stop
+    button(page, "rt_train").click()
+    page.locator(FILTERS).wait_for(timeout=60_000)
+    page.locator(LIVE_PROBS).wait_for(timeout=30_000)
+    first = live_state(page)
+    # The filters and the drawing's probabilities change as the network learns.
+    changed: set[int] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and changed != {0, 1}:
+        now = live_state(page)
+        changed |= {i for i in (0, 1) if now[i] is not None and now[i] != first[i]}
+        time.sleep(0.2)
+    assert changed == {0, 1}, (first, live_state(page))
+    page.get_by_text("test digits:", exact=False).first.wait_for()
+    page.get_by_text("Accuracy per digit so far").wait_for()
+    button(page, "rt_stop").click()
+    page.get_by_text("the network keeps what it learnt so far").first.wait_for(timeout=30_000)
+    button(page, "rt_use").click()
+    wait_for_active_model(page, "CNN conv 12")
+
+    page.get_by_role("tab", name="Draw").click()
+    harness.reset_canvas(page)
+    harness.draw_strokes(page, ONE)
+    digit = harness.wait_for_metric_change(page, "Prediction", "", timeout=60_000)
+    assert digit in [str(d) for d in range(10)]
+    assert "CNN conv 12" in active_model_label(page)
     harness.assert_no_exception(page, page_errors, server)
