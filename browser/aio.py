@@ -14,6 +14,7 @@ from .probes import (
     CANVAS_RESET_SELECTOR,
     CANVAS_SELECTOR,
     CANVAS_SIZE_JS,
+    CLEAR_BUTTON_SELECTOR,
     IDLE_SELECTOR,
     PAGE_NOW_JS,
     PROBE_JS,
@@ -72,8 +73,11 @@ async def wait_for_stroke_run(page: Page, since: float, *, timeout: float = 30_0
 
 
 async def reset_and_wait(page: Page, *, timeout: float = 30_000) -> RunTiming:
-    """Clear the first canvas via its toolbar's bin and wait for the resulting rerun."""
+    """Clear the first canvas (its toolbar's bin, else the page's Clear button) and wait for
+    the resulting rerun."""
     since = await page_now(page)
-    await page.locator(CANVAS_RESET_SELECTOR).first.click(timeout=timeout)
+    bin_ = page.locator(CANVAS_RESET_SELECTOR).first
+    target = bin_ if await bin_.is_visible() else page.locator(CLEAR_BUTTON_SELECTOR).first
+    await target.click(timeout=timeout)
     handle = await page.wait_for_function(RUN_AFTER_JS, arg=since, timeout=timeout, polling=50)
     return RunTiming.from_probe(since, await handle.json_value(), None)

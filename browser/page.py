@@ -15,6 +15,7 @@ from .probes import (
     CANVAS_RESET_SELECTOR,
     CANVAS_SELECTOR,
     CANVAS_SIZE_JS,
+    CLEAR_BUTTON_SELECTOR,
     DEEPEST_ELEMENT_JS,
     EXCEPTION_SELECTOR,
     HAS_WS_HOOK_JS,
@@ -178,8 +179,10 @@ def draw_strokes_touch(
 
 
 def reset_canvas(page: Page, index: int = 0) -> None:
-    """Click the canvas toolbar's bin ("Reset canvas & history"); triggers a rerun."""
-    page.locator(CANVAS_RESET_SELECTOR).nth(index).click()
+    """Clear the canvas: the toolbar's bin ("Reset canvas & history") where the canvas has
+    its toolbar (the bare page), else the page's Clear button; triggers a rerun."""
+    bin_ = page.locator(CANVAS_RESET_SELECTOR).nth(index)
+    (bin_ if bin_.is_visible() else page.locator(CLEAR_BUTTON_SELECTOR).nth(index)).click()
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -273,7 +276,7 @@ def draw_and_wait(
 
 
 def reset_and_wait(page: Page, *, timeout: float = 30_000, index: int = 0) -> RunTiming:
-    """Clear the canvas via its toolbar's bin and wait for the resulting rerun."""
+    """Clear the canvas (``reset_canvas``) and wait for the resulting rerun."""
     since = page_now(page)
     reset_canvas(page, index)
     return wait_for_rerun(page, since, timeout=timeout)

@@ -37,6 +37,8 @@ from typing import Any
 APP_SELECTOR = '[data-testid="stApp"]'
 CANVAS_SELECTOR = "canvas.upper-canvas"
 CANVAS_RESET_SELECTOR = 'button[aria-label="Reset canvas & history"]'
+# The app's pages hide the canvas's toolbar and have their own Clear button instead.
+CLEAR_BUTTON_SELECTOR = ".st-key-clear button, .st-key-audience_clear button"
 EXCEPTION_SELECTOR = '[data-testid="stException"]'
 APP_ERROR_SELECTOR = '[data-testid="stAlertContentError"]'
 # Connected, and no script run in progress.

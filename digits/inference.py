@@ -1,5 +1,5 @@
-"""The one forward pass over a drawing that the app's views share, with its verdict and its
-saliency; class probabilities from any model, the same way in the app and the scripts."""
+"""The one forward pass over a drawing that the app's views share, with its verdict; class
+probabilities from any model, the same way in the app and the scripts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import nn
 from .calibration import as_probabilities, class_probabilities
 from .verdict import Verdict, judge
 
-__all__ = ["Thought", "as_probabilities", "class_probabilities", "saliency", "think"]
+__all__ = ["Thought", "as_probabilities", "class_probabilities", "think"]
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,3 @@ def think(model: nn.Model, x: np.ndarray) -> Thought:
     """The model's forward pass over one input x (784,) and its verdict."""
     outputs = model.activations(np.asarray(x)[None])
     return Thought(outputs, judge(model, x, outputs[-1]))
-
-
-def saliency(model: nn.Model, x: np.ndarray, digit: int) -> np.ndarray:
-    """How each input pixel of x (784,) moves the score of ``digit``: the input gradient (784,)."""
-    return model.input_gradient(np.asarray(x)[None], int(digit))[0].reshape(-1)

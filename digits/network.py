@@ -18,6 +18,7 @@ shapes, not by class names. No Streamlit.
 from __future__ import annotations
 
 import html
+import itertools
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,31 @@ def layer_title(model: nn.Model, index: int) -> str:
     if act is not None and act.name != "linear":
         parts.append(act.name)
     return f"Layer {index + 1} · {' '.join(parts)}"
+
+
+def layer_rows(model: nn.Model) -> list[tuple[int, str, str, int]]:
+    """One row per layer, numbered from 1 as ``layer_title`` numbers them: (number, what it
+    is, e.g. "Conv2D 16 relu", its output shape per example, e.g. "16×28×28", parameters)."""
+    rows = []
+    shape = model.input_shape
+    for i, layer in enumerate(model.layers):
+        if shape is not None:
+            shape = layer.output_shape(shape)
+        out = "?" if shape is None else "×".join(str(d) for d in shape)
+        rows.append((i + 1, layer_title(model, i).partition(" · ")[2], out, layer.n_params()))
+    return rows
+
+
+def architecture_html(model: nn.Model, font: str = ".8em") -> str:
+    """The layers as a compact HTML table (``layer_rows``) that fits a sidebar."""
+    cells = "".join(
+        f"<tr><td>{n}</td><td>{html.escape(what)}</td><td>{out}</td>"
+        f"<td style='text-align:right'>{params:,}</td></tr>"
+        for n, what, out, params in layer_rows(model))
+    return (f"<table class='architecture' style='font-size:{font};border-collapse:collapse;"
+            "width:100%;font-variant-numeric:tabular-nums'><tr><th>#</th><th>layer</th>"
+            f"<th>output</th><th style='text-align:right'>weights</th></tr>{cells}</table>"
+            f"<div style='font-size:{font}'>{model.count_params():,} weights in all</div>")
 
 
 def sub_model(model: nn.Model, layers: list[nn.Module], input_shape: tuple[int, ...]
@@ -314,7 +340,7 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
     (orange raises, blue lowers) and as wide as they are strong."""
     cols = diagram.columns
     n = len(cols)
-    top, bottom = 64, 46
+    top, bottom = max(64, round(4.5 * font)), max(46, round(3.2 * font))
     usable = height - top - bottom
     image_half = 62
     first, last = 2 * image_half + 110, width - 120
@@ -358,11 +384,17 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
                          f'{x2:.1f},{y2:.1f}" fill="none" stroke="{colour}" '
                          f'stroke-width="{0.5 + 5.5 * r:.2f}" stroke-opacity="{0.25 + 0.6 * r:.2f}"'
                          f' stroke-linecap="round"/>')
+    # Column titles shrink to fit between their neighbours ("Conv2D 16 relu" is ~14 chars).
+    gap = min((b - a for a, b in itertools.pairwise(xs[1:])), default=width)
+    longest = max((len(col.title.partition(" · ")[2]) for col in cols[1:]), default=1)
+    head_font = min(float(font), gap / (0.56 * max(longest, 1)))
     for c, col in enumerate(cols):
         parts.extend(_column_svg(col, positions[c], diagram, model, top, font,
-                                 f"nd{id(diagram) % 10**6}-{c}"))
+                                 f"nd{id(diagram) % 10**6}-{c}", head_font))
+    legend_font = min(font - 2, width / 58)  # its ~105 characters fit the width
     parts.append(
-        f'<text x="{width / 2:.0f}" y="{height - 18}" text-anchor="middle" fill="{MUTED}">'
+        f'<text x="{width / 2:.0f}" y="{height - 18}" text-anchor="middle" fill="{MUTED}" '
+        f'font-size="{legend_font:.1f}">'
         f'<tspan fill="{POSITIVE}">━</tspan> raises the next unit · '
         f'<tspan fill="{NEGATIVE}">━</tspan> lowers it · thicker = stronger · '
         f'ring: helps (orange) or works against (blue) the answer</text>')
@@ -371,7 +403,8 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
 
 
 def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Diagram,
-                model: nn.Model, top: float, font: int, uid: str) -> list[str]:
+                model: nn.Model, top: float, font: int, uid: str,
+                head_font: float | None = None) -> list[str]:
     out = []
     x0 = pos[0][0]
     if col.kind == "input":
@@ -380,11 +413,15 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
         head, _, kind_text = col.title.partition(" · ")
         sub = (f"answer: {diagram.answer}" if col.kind == "output"
                else f"{len(col.units)} of {col.total} shown")
-    for dy, text, weight, colour in ((-44, head, 600, INK), (-29, kind_text, 400, INK),
-                                     (-14, sub, 400, MUTED)):
+    hf = font if head_font is None else head_font
+    line = max(15.0, 1.1 * font)
+    for dy, text, weight, colour in ((-3 * line, head, 600, INK),
+                                     (-2 * line + 1, kind_text, 400, INK),
+                                     (-line + 1, sub, 400, MUTED)):
         if text:
-            out.append(f'<text x="{x0:.1f}" y="{top + dy}" text-anchor="middle" '
-                       f'font-weight="{weight}" fill="{colour}">{html.escape(text)}</text>')
+            out.append(f'<text x="{x0:.1f}" y="{top + dy:.1f}" text-anchor="middle" '
+                       f'font-size="{hf:.1f}" font-weight="{weight}" fill="{colour}">'
+                       f'{html.escape(text)}</text>')
     if col.kind == "input":
         x, y, half = pos[0]
         out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" '

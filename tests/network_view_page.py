@@ -15,7 +15,7 @@ from digits.data import DataError
 from digits.drawn import render_digit
 from digits.inference import as_probabilities
 from digits.preprocess import preprocess
-from ui import canvas
+from ui import blocks, canvas
 from ui import network_view as nv
 from ui.models import ModelEntry, freeze, shipped_models
 
@@ -70,7 +70,7 @@ with left:
     st.metric("Prediction", str(answer))
     nv.stroke_timeline(entry, final=answer)
 with right:
-    nv.saliency(entry, x, answer, st.query_params.get("saliency", "gradient_x_input"))
+    blocks.show_input(entry.model, x, answer, st.query_params.get("saliency", "gradient_x_input"))
 wait = st.query_params.get("wait", "1") == "1"  # tests wait; ?wait=0 builds in the background
 nv.network_diagram(entry, x, outputs, probabilities, wait=wait)
 nv.lookalikes(entry, x, outputs, wait=wait)

@@ -164,7 +164,7 @@ def test_a_failing_view_is_an_error_the_tests_see(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ui.blocks, "show_layers", broken)
+    monkeypatch.setattr(ui.blocks, "show_input", broken)
     at = run_app(canvas_with(7))
     assert not at.exception  # friendly() caught it...
     assert any("running the network" in e.value for e in at.error)  # ...and showed it

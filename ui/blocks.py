@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 import nn
-from digits import viz
+from digits import network, viz
 from digits.preprocess import Preprocessed, preprocess
 from digits.verdict import Verdict
 
@@ -29,10 +29,11 @@ def read_drawing(size: int = canvas.CANVAS_SIZE, pen: int = canvas.PEN_WIDTH
                  ) -> Preprocessed | None:
     """The canvas (``size`` px square, a ``pen`` px brush) with its Clear button; returns the
     drawing preprocessed, or None before the first stroke (or when it could not be read)."""
-    version = st.session_state.get("canvas_version", 0)
-    image = canvas.draw_canvas(f"canvas-{version}", size=size, pen=pen)
-    st.button("Clear", on_click=canvas.clear_canvas, key="clear", icon=":material/ink_eraser:",
-              help="Start again (the toolbar under the canvas also has undo)")
+    version = st.session_state.get(canvas.VERSION, 0)
+    # No canvas toolbar (its edit mode would turn the next stroke into a move): Clear, Undo
+    # and Redo under the canvas instead, and drawing always draws.
+    image = canvas.draw_canvas(f"canvas-{version}", size=size, pen=pen, toolbar=False)
+    canvas.canvas_controls()
     if image is None:
         return None
     with friendly("reading your drawing"):
@@ -83,12 +84,46 @@ def show_prediction(verdict: Verdict) -> None:
         st.markdown(viz.probability_bars_html(verdict.probabilities), unsafe_allow_html=True)
 
 
-def show_input(x: np.ndarray, saliency: np.ndarray) -> None:
-    """The 28x28 input x (784,) the network sees, and the saliency (784,) over it."""
+SALIENCY_CAPTIONS = {
+    "gradient_x_input": ("Gradient × input: your ink coloured by what each pixel does for "
+                         "the answer {digit}: orange pushes towards it, blue away; the empty "
+                         "background counts for nothing."),
+    "occlusion": ("Occlusion: how much the answer {digit} loses when each 4×4 patch of your "
+                  "ink is erased: orange patches matter for it, blue ones work against it."),
+}
+
+
+def saliency_map(model: nn.Model, x: np.ndarray, answer: int,
+                 method: str = "gradient_x_input") -> np.ndarray:
+    """What each pixel of x (784,) does for ``answer``, (28, 28): gradient x input (one
+    backward pass) or occlusion of the user's ink (one batch of up to 49 predictions)."""
+    if method not in SALIENCY_CAPTIONS:
+        raise ValueError(f"method expected one of {sorted(SALIENCY_CAPTIONS)}. "
+                         f"Received: method={method!r}")
+    if method == "occlusion":
+        return network.occlusion(model, x, answer).reshape(28, 28)
+    return network.gradient_x_input(model, x, answer).reshape(28, 28)
+
+
+SHORT_CAPTIONS = ("What the network sees (28×28)",
+                  "What each pixel of ink does for {digit}: orange for, blue against")
+
+
+def show_input(model: nn.Model, x: np.ndarray, answer: int,
+               method: str = "gradient_x_input", short: bool = False) -> np.ndarray:
+    """The 28x28 input x (784,) the network sees and, beside it (container ``saliency``),
+    what each pixel of the ink does for ``answer``, in the words of its caption (``short``
+    captions for a projector). Returns the (28, 28) saliency values."""
+    values = saliency_map(model, x, answer, method)
+    seen, what = SHORT_CAPTIONS if short else (
+        "What the network sees: your drawing cropped, scaled and centred to 28×28 pixels, "
+        "as in MNIST", SALIENCY_CAPTIONS[method])
     left, right = st.columns(2)
-    left.image(viz.digit_image(x, 1), caption="What the network sees (28×28)", width="stretch")
-    right.image(viz.saliency_rgb(saliency, x, 1), width="stretch",
-                caption="Saliency: red pixels push towards this digit, blue away")
+    left.image(viz.digit_image(x, 1), width="stretch", caption=seen)
+    with right, st.container(key="saliency"):
+        st.image(network.ink_saliency_rgb(values, x), width="stretch",
+                 caption=what.format(digit=answer))
+    return values
 
 
 def show_preprocessing(result: Preprocessed) -> None:
@@ -110,10 +145,23 @@ def describe_layer(layer: nn.Module) -> str:
     return f"{name}({inner})" if inner else name
 
 
+FEATURE_MAPS_SENTENCE = (
+    "Each square is one filter's map of where it found its pattern in your drawing (bright: "
+    "found, each map scaled on its own); an all-black square is a filter that found nothing "
+    "here.")
+UNITS_SENTENCE = (
+    "Each square is one unit (neuron) of the layer, bright when your drawing switches it on; "
+    "dark ones are silent for this drawing. The diagram above shows which of them matter.")
+FILTERS_SENTENCE = (
+    "The filters themselves: the small patterns this layer looks for, each slid over the "
+    "image; red pixels want ink there, blue ones want none.")
+
+
 def show_layers(model: nn.Model, outputs: list[np.ndarray], cell: int = 10) -> None:
-    """Every layer's output for one drawing (``outputs``: ``model.activations`` of one input):
-    dense layers as unit grids ``cell`` px per unit, conv layers as feature maps; the output
-    layer is left out (it is the probability bars)."""
+    """Every hidden layer's output for one drawing (``outputs``: ``model.activations`` of one
+    input), numbered as everywhere else on the page (``network.layer_title``): dense layers as
+    unit grids ``cell`` px per unit, conv layers as feature maps and their filters, each with
+    one sentence on how to read it. The output layer is left out (it is the bars)."""
     for i, (layer, out) in enumerate(zip(model.layers, outputs, strict=True)):
         # Skip the output (it is the bars) and layers that only reshape or subsample
         # (a max-pool map is its conv map, smaller): fewer pictures, a quicker stroke.
@@ -121,19 +169,24 @@ def show_layers(model: nn.Model, outputs: list[np.ndarray], cell: int = 10) -> N
                                                                   "MaxPool2D"):
             continue
         a = out[0]
+        title = network.layer_title(model, i)
         if a.ndim == 3:  # (C, H, W) feature maps
             pic = viz.heatmap(viz.mosaic(viz.normalise_each(a)), "magma", cell=1, vmin=0,
                               vmax=1)
-            width = pic.shape[1] * 3
-            text = f"{a.shape[0]} feature maps of {a.shape[1]}×{a.shape[2]}"
+            silent = int(np.count_nonzero(a.reshape(a.shape[0], -1).max(axis=1) <= 0))
+            text = (f"{a.shape[0]} feature maps of {a.shape[1]}×{a.shape[2]} pixels, "
+                    f"{silent} of them all black")
+            st.image(pic, caption=f"{title} · {text}. {FEATURE_MAPS_SENTENCE}",
+                     width=pic.shape[1] * 3)
         else:
             pic = viz.heatmap(viz.unit_grid(a), "viridis", cell=1, vmin=0)
-            width = pic.shape[1] * cell
-            text = f"{int(np.count_nonzero(a > 0))} of {a.size} units active"
-        st.image(pic, caption=f"Layer {i + 1} · {describe_layer(layer)} · {text}", width=width)
-        if i <= 1 and hasattr(layer, "filters") and "W" in layer.params:
+            active = int(np.count_nonzero(a > 0))
+            text = f"{active} of its {a.size} units are switched on by your drawing"
+            st.image(pic, caption=f"{title} · {text}. {UNITS_SENTENCE}",
+                     width=pic.shape[1] * cell)
+        if network.is_conv(layer) and layer.params["W"].shape[1] == 1:  # filters on the image
             W = layer.params["W"]
-            filters = viz.heatmap(viz.mosaic(W[:, 0]), "RdBu_r", cell=1)
-            st.image(filters, width=filters.shape[1] * 8,
-                     caption=f"The {W.shape[0]} filters of layer {i + 1}, "
-                             "as they look at the image")
+            filters = viz.weight_pictures(W[:, 0], cell=14)
+            st.image(filters, width=filters.shape[1],
+                     caption=f"{title} · its {W.shape[0]} filters of "
+                             f"{W.shape[2]}×{W.shape[3]} pixels. {FILTERS_SENTENCE}")

@@ -1,13 +1,16 @@
-"""The explore page's Draw tab: canvas -> preprocessing -> prediction, the 28x28 input and its
-saliency, the "Wrong? The right digit is" control, the preprocessing steps and every layer."""
+"""The explore page's Draw tab: canvas -> preprocessing -> prediction, with what the network
+said after each stroke, the 28x28 input and what each pixel of ink did for the answer, the
+"Wrong? The right digit is" control, the network diagram with its unit picker, the training
+digits the drawing looks like, and (in expanders) the preprocessing steps and every layer."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from digits.inference import saliency, think
+from digits.inference import think
 
 from . import blocks, canvas, teach
+from . import network_view as nv
 from .errors import friendly
 from .models import ModelEntry
 
@@ -15,13 +18,14 @@ from .models import ModelEntry
 def draw_tab(entry: ModelEntry) -> None:
     """The whole Draw tab for the active model (run as a fragment, so a stroke reruns only
     this part of the page)."""
+    nv.warm_bank(entry)  # the look-alikes' training digits, read once per model meanwhile
     # A row that wraps: the canvas keeps its full size (a column share of a narrow screen
     # would crop it), the prediction sits beside it, and the pictures go beside or below,
     # wherever there is room.
     row = st.container(horizontal=True, gap="small", key="draw_row")
     col_canvas = row.container(width=canvas.CANVAS_SIZE + 8, key="draw_canvas")
     col_pred = row.container(width=230, key="draw_prediction")
-    col_input = row.container(width=250, key="draw_input")
+    col_input = row.container(width=300, key="draw_input")
     with col_canvas:
         result = blocks.read_drawing()
     if result is None or not result.ok:
@@ -35,13 +39,21 @@ def draw_tab(entry: ModelEntry) -> None:
         thought = think(entry.model, x)  # one forward pass serves every view
         with col_pred:
             blocks.show_prediction(thought.verdict)
+        with col_canvas:
+            nv.stroke_timeline(entry, final=thought.digit)
         with col_input:
-            blocks.show_input(x, saliency(entry.model, x, thought.digit))
+            blocks.show_input(entry.model, x, thought.digit)
         teach.label_control(x, thought.digit)  # full width: ten digits fit
+        st.subheader("Watch the network think")
+        nv.network_diagram(entry, x, thought.outputs, thought.probabilities)
+        nv.lookalikes(entry, x, thought.outputs)
         steps = st.expander("How your drawing becomes the network's 28×28 input", key="steps",
                             on_change="rerun")
         if steps.open:  # drawn only when open: images cost time on every stroke
             with steps:
                 blocks.show_preprocessing(result)
-        st.subheader("Inside the network")
-        blocks.show_layers(entry.model, outputs=thought.outputs)
+        layers = st.expander("Every layer's output, unit by unit", key="layers",
+                             on_change="rerun")
+        if layers.open:
+            with layers:
+                blocks.show_layers(entry.model, outputs=thought.outputs)

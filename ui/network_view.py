@@ -1,5 +1,5 @@
 """Watch the network think: the network diagram with a unit picker, the training digits the
-drawing resembles, the answer after each stroke and an honest saliency map (Streamlit views
+drawing resembles and the answer after each stroke (Streamlit views
 over the pure ``digits.network``, ``digits.lookalikes``, ``digits.neurons`` and
 ``digits.strokes``). Each view says in one sentence what it shows."""
 
@@ -14,7 +14,7 @@ from digits import lookalikes as la
 from digits import network, neurons, strokes
 from digits.data import DataError
 from digits.inference import as_probabilities
-from digits.pictures import digits_strip_html, signed_uri
+from digits.pictures import digits_strip_html, heat_uri, signed_uri
 
 from . import canvas
 from .models import ModelEntry
@@ -63,7 +63,8 @@ def warm_bank(entry: ModelEntry) -> None:
 def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
                     probabilities: np.ndarray | None = None, *, picker: bool = True,
                     width: int = 900, height: int = 540, font: int = 14,
-                    wait: bool = False) -> network.Diagram:
+                    wait: bool = False, caption: str | None = None,
+                    min_width: int = 640) -> network.Diagram:
     """The network for this drawing (container ``network_diagram``): the input, each hidden
     layer's most important units, the outputs with the answer, and the strongest
     connections; beside it, a unit picker showing what the chosen unit looks for.
@@ -72,7 +73,9 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
         x: (784,) the network's input; outputs: ``entry.model.activations(x[None])``.
         probabilities: (10,) the answer's probabilities (computed from outputs if None).
         picker: show the unit picker beside the diagram (off for presentation mode).
-        width, height, font: the SVG's coordinate size and text size (it scales to fit).
+        width, height, font: the SVG's coordinate size and text size (it scales to fit,
+            down to ``min_width`` px; narrower, it scrolls sideways).
+        caption: the sentence above it (a short one for a projector), default the full one.
         wait: wait for the model's training-digit bank instead of building it in the
             background (the picker's top digits then appear on a later stroke).
     """
@@ -81,21 +84,20 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
         probabilities = as_probabilities(model, outputs[-1])[0]
     diagram = network.build_diagram(model, x, outputs, probabilities)
     with st.container(key="network_diagram"):
-        st.caption(
+        st.caption(caption.format(answer=diagram.answer) if caption else
             f"How the network reached **{diagram.answer}**: each column is a layer, showing "
             "only its units that did most for or against this answer (activation × outgoing "
             "weight); lines carry what one unit sends the next, orange raising it and blue "
             "lowering it.")
+        svg = network.diagram_svg(diagram, model, width, height, font, min_width)
         if picker and len(diagram.columns) > 2:
             left, right = st.columns([3, 1], gap="medium")
             with left:
-                st.markdown(network.diagram_svg(diagram, model, width, height, font),
-                            unsafe_allow_html=True)
+                st.markdown(svg, unsafe_allow_html=True)
             with right:
                 unit_picker(entry, x, outputs, diagram, wait)
         else:
-            st.markdown(network.diagram_svg(diagram, model, width, height, font),
-                        unsafe_allow_html=True)
+            st.markdown(svg, unsafe_allow_html=True)
     return diagram
 
 
@@ -134,15 +136,37 @@ def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
         show_unit_digits(view, ready)
 
 
+def _picture(uri: str, alt: str, size: int = 168) -> str:
+    return (f'<img src="{uri}" width="{size}" height="{size}" alt="{alt}" '
+            f'style="image-rendering:pixelated;border:1px solid #ccc"/>')
+
+
 def show_unit(view: neurons.UnitView) -> None:
-    """A unit's picture, what it is, and its activation now."""
+    """A unit's picture, what it is, and its activation now. A feature map shows where it
+    fires in this drawing (and, in the first conv layer, its filter) instead of a gradient:
+    a map's total has nearly the same gradient everywhere, which reads as a blank square."""
     with st.container(key="unit_view"):
-        silent = not np.any(view.picture)
-        how = ("Nothing in your drawing reaches this unit now, so its picture is blank."
-               if silent else view.how)
-        st.html(f'<img src="{signed_uri(view.picture)}" width="168" height="168" '
-                f'alt="what the unit looks for" style="image-rendering:pixelated;'
-                f'border:1px solid #ccc"/>')
+        if view.feature_map is not None:
+            fmap = np.asarray(view.feature_map, np.float32)
+            pics = [_picture(heat_uri(np.maximum(fmap, 0)), "where the map fires", 120)]
+            if view.kernel is not None:
+                pics.append(_picture(signed_uri(view.kernel), "the map's filter", 120))
+                how = ("Left: where this feature map fires in your drawing (bright = strong). "
+                       f"Right: its {view.kernel.shape[0]}×{view.kernel.shape[1]} filter, "
+                       "the pattern it looks for (red wants ink, blue wants none).")
+            else:
+                pics.append(_picture(signed_uri(view.picture), "what raises the map", 120))
+                how = ("Left: where this feature map fires in your drawing (bright = strong). "
+                       "Right: the input pixels that would raise its total (red) or lower it "
+                       "(blue).")
+            if not np.any(fmap > 0):
+                how = "This feature map finds nothing in your drawing: it is all dark. " + how
+            st.html('<div style="display:flex;gap:8px">' + "".join(pics) + "</div>")
+        else:
+            silent = not np.any(view.picture)
+            how = ("Nothing in your drawing reaches this unit now, so its picture is blank."
+                   if silent else view.how)
+            st.html(_picture(signed_uri(view.picture), "what the unit looks for"))
         st.caption(how)
         st.markdown(f"Activation now: **{view.activation:.2f}** "
                     f"(the {_ordinal(view.rank)} strongest of {view.total})")
@@ -222,32 +246,3 @@ def stroke_timeline(entry: ModelEntry, final: int | None = None,
                 '<span style="margin-right:4px">After each stroke:</span>'
                 + '<span style="color:#8a94a6">→</span>'.join(chips) + "</div>")
     return steps
-
-
-# ------------------------------------------------------------------------------ saliency
-
-SALIENCY_CAPTIONS = {
-    "gradient_x_input": ("Gradient × input: your ink coloured by what each pixel does for "
-                         "the answer {digit}: orange pushes towards it, blue away; the empty "
-                         "background counts for nothing."),
-    "occlusion": ("Occlusion: how much the answer {digit} loses when each 4×4 patch of your "
-                  "ink is erased: orange patches matter for it, blue ones work against it."),
-}
-
-
-def saliency(entry: ModelEntry, x: np.ndarray, answer: int,
-             method: str = "gradient_x_input", width: int = 250) -> np.ndarray:
-    """A saliency map that shows what its caption says (container ``saliency``): gradient x
-    input (one backward pass) or occlusion of the user's ink (one batch of up to 49
-    predictions). Returns the (28, 28) values."""
-    if method not in SALIENCY_CAPTIONS:
-        raise ValueError(f"method expected one of {sorted(SALIENCY_CAPTIONS)}. "
-                         f"Received: method={method!r}")
-    if method == "occlusion":
-        values = network.occlusion(entry.model, x, answer).reshape(28, 28)
-    else:
-        values = network.gradient_x_input(entry.model, x, answer).reshape(28, 28)
-    with st.container(key="saliency"):
-        st.image(network.ink_saliency_rgb(values, x), width=width,
-                 caption=SALIENCY_CAPTIONS[method].format(digit=answer))
-    return values

@@ -16,11 +16,12 @@ import streamlit as st
 
 from digits.card import DRAWN_SEED
 from digits.drawn import render_digit
-from digits.inference import saliency, think
+from digits.inference import think
 from digits.preprocess import preprocess
 from digits.wall_view import png_data_uri
 
 from . import blocks, canvas, wall
+from . import network_view as nv
 from .errors import friendly
 from .models import ModelEntry
 from .styles import PRESENT_CSS
@@ -88,16 +89,35 @@ def show_sample_over_canvas(uri: str, index: int) -> None:
             '<span>A sample · draw your own digit here</span></div>')
 
 
+VIEWS = {"crowd": "The crowd", "network": "The network"}  # what goes beside the answer
+VIEW_KEY = "present_view"
+DIAGRAM_CAPTION = ("How it reached **{answer}**: the units that mattered most in each layer; "
+                   "orange lines raise the next unit, blue ones lower it.")
+
+
+def present_view() -> str:
+    """``crowd`` (the 28x28 input, the join QR code and the crowd wall beside the answer) or
+    ``network`` (the network diagram, big); ``?view=network`` opens the page on it."""
+    if VIEW_KEY not in st.session_state:
+        asked = st.query_params.get("view", "crowd")
+        st.session_state[VIEW_KEY] = asked if asked in VIEWS else "crowd"
+    return st.session_state.get(VIEW_KEY) or "crowd"
+
+
 def show_thinking(entry: ModelEntry, x: np.ndarray, col_pred, col_input) -> None:
-    """The answer, the 28x28 input and the layers for one input x (784,)."""
+    """The answer and, beside it, the 28x28 input with what the ink did (crowd view) or the
+    network diagram (network view) for one input x (784,)."""
     with friendly("running the network"):
         thought = think(entry.model, x)
         with col_pred:
             blocks.show_prediction(thought.verdict)
         with col_input:
-            blocks.show_input(x, saliency(entry.model, x, thought.digit))
-            with st.container(key="present_layers"):
-                blocks.show_layers(entry.model, thought.outputs, cell=6)
+            if present_view() == "network":
+                nv.network_diagram(entry, x, thought.outputs, thought.probabilities,
+                                   picker=False, width=680, height=560, font=17,
+                                   caption=DIAGRAM_CAPTION, min_width=320)
+            else:
+                blocks.show_input(entry.model, x, thought.digit, short=True)
 
 
 def canvas_and_answer(entry: ModelEntry) -> None:
@@ -106,7 +126,9 @@ def canvas_and_answer(entry: ModelEntry) -> None:
     row = st.container(horizontal=True, gap="medium", key="draw_row")
     col_canvas = row.container(width="content", key="present_canvas")
     col_pred = row.container(width="content", key="draw_prediction")
-    col_input = row.container(width="content", key="draw_input")
+    col_input = row.container(width="stretch" if present_view() == "network" else "content",
+                              key="present_diagram" if present_view() == "network"
+                              else "draw_input")
     with col_canvas:
         result = blocks.read_drawing(CANVAS_SIZE, PEN_WIDTH)
     if result is not None and result.ok:
@@ -150,16 +172,23 @@ def presentation(entry: ModelEntry | None) -> None:
     """The whole page in presentation mode."""
     st.html(PRESENT_CSS)
     st.html(FIT_JS, unsafe_allow_javascript=True)
+    view = present_view()
     with st.container(horizontal=True, vertical_alignment="center", key="present_head"):
         st.html('<h1 class="present-title">Draw a digit · the network guesses</h1>')
+        st.segmented_control("Beside the answer", list(VIEWS), key=VIEW_KEY, required=True,
+                             format_func=VIEWS.get, label_visibility="collapsed",
+                             help="The crowd: the join code and the audience's drawings. "
+                                  "The network: how it reaches its answer, layer by layer.")
         st.button("Exit", on_click=exit_presentation, key="exit_present",
                   icon=":material/close_fullscreen:", help="Back to the full page")
     if entry is None:
         return
     with st.container(horizontal=True, gap="medium", key="present_row"):
-        with st.container(width="content", key="present_stage"):
+        with st.container(width="stretch" if view == "network" else "content",
+                          key="present_stage"):
             st.fragment(canvas_and_answer)(entry)
-        with st.container(width="stretch", key="present_side"):
-            wall.join_qr(*wall.join_url())
-            wall.crowd_wall(WALL_SHOWN)
+        if view == "crowd":
+            with st.container(width="stretch", key="present_side"):
+                wall.join_qr(*wall.join_url())
+                wall.crowd_wall(WALL_SHOWN)
     idle_watch()

@@ -8,6 +8,7 @@ import time
 
 import streamlit as st
 
+from digits import network
 from digits.viz import plain
 
 from .models import DEFAULT, ModelEntry, available_models, retrain_state, shipped_models
@@ -118,5 +119,6 @@ def pick_model() -> ModelEntry | None:
         c2.metric("Drawn digits", f"{card['drawn_accuracy']:.2%}",
                   help="Accuracy on our set of 1 000 canvas-like drawings")
     with st.sidebar.expander("Architecture"):
-        st.code(entry.model.summary(), language=None)
+        st.html(network.architecture_html(entry.model))
+        st.caption("Layers are numbered from 1 here and in every caption on the page.")
     return entry

@@ -35,11 +35,8 @@ PRESENT_CSS = """<style>
   width: calc(420px * var(--present-zoom, 1)) !important; }
 .st-key-present_canvas [data-testid="stElementContainer"]:has(.attract-sample) {
   position: absolute; top: 0; left: 0; z-index: 10; pointer-events: none; }
-.st-key-present_canvas [data-testid="stElementContainer"]:first-of-type,
-.st-key-present_canvas [data-testid="stCustomComponentV1"],
-.st-key-present_canvas iframe { zoom: var(--present-zoom, 1); }
-.st-key-present_canvas [data-testid="stElementContainer"]:first-of-type {
-  position: relative; z-index: 0; }
+.st-key-present_canvas .st-key-canvas_clip { zoom: var(--present-zoom, 1); position: relative;
+  z-index: 0; }
 .attract-sample { position: relative; pointer-events: none;
   width: calc(420px * var(--present-zoom, 1)); aspect-ratio: 1 / 1; z-index: 5; }
 .attract-sample img { width: 100%; height: 100%; display: block; }
@@ -50,7 +47,11 @@ PRESENT_CSS = """<style>
 .st-key-draw_input { width: 15vw !important; }
 .st-key-draw_input [data-testid="stHorizontalBlock"] { flex-direction: column; gap: .5vh; }
 .st-key-draw_input [data-testid="stColumn"] { width: 100% !important; }
-.st-key-present_layers { display: none; }
+.st-key-present_diagram { min-width: 0; flex: 1 1 0; }
+.st-key-present_diagram [data-testid="stCaptionContainer"] p { font-size: var(--text);
+  line-height: 1.25; }
+.st-key-present_diagram svg { max-height: calc(100vh - 9 * var(--text)); }
+.st-key-present_head [data-testid="stButtonGroup"] button p { font-size: var(--text); }
 .st-key-prediction [data-testid="stMetricValue"] { font-size: 20vh !important;
   line-height: 1 !important; }
 .st-key-prediction [data-testid="stMetricLabel"] p,
