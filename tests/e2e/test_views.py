@@ -1,0 +1,111 @@
+"""The "watch the network think" views in a real browser: the network diagram, the look-alikes,
+the answer after each stroke and the unit picker, for the MLP and the CNN; the canvas has no
+toolbar, and Undo takes a stroke off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from . import harness
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.browser
+
+APP = harness.REPO_ROOT / "app.py"
+SEVEN = [[(70, 60), (140, 58), (210, 60)], [(210, 60), (180, 110), (150, 160), (125, 235)]]
+LOOKALIKES = ".st-key-lookalikes figure img"
+
+
+def open_page(browser: Browser, url: str) -> tuple[Page, harness.PageErrors]:
+    page, errors = harness.new_page(browser, viewport=(1400, 900))
+    harness.open_app(page, url)
+    return page, errors
+
+
+def draw_until_lookalikes(page: Page) -> None:
+    """Draw a 7 in two strokes; the first visitor of a model waits for its training-digit bank,
+    which the next stroke shows: draw again (Undo, Redo) until the look-alikes are there."""
+    harness.draw_and_wait(page, SEVEN, steps=6)
+    for _ in range(60):
+        if page.locator(LOOKALIKES).count() == 8:
+            return
+        page.wait_for_timeout(1000)
+        page.locator(".st-key-undo button").first.click()
+        harness.wait_for_app_idle(page)
+        page.locator(".st-key-redo button").first.click()
+        harness.wait_for_app_idle(page)
+    raise AssertionError("the look-alikes never appeared")
+
+
+@pytest.mark.parametrize("model, shown", [("mlp", "12 of 512 shown"), ("cnn", "8 of 16 shown")])
+def test_the_diagram_and_the_lookalikes_follow_the_drawing(
+        browser: Browser, streamlit_url: Callable[[str | Path], str], model: str,
+        shown: str) -> None:
+    page, errors = open_page(browser, streamlit_url(APP) + f"?model={model}")
+    try:
+        assert page.locator(".dc-toolbar, button[aria-label='Reset canvas & history']"
+                            ).filter(visible=True).count() == 0  # no edit mode to fall into
+        draw_until_lookalikes(page)
+        harness.wait_for_metric_value(page, "Prediction", "7")
+        svg = page.locator(".st-key-network_diagram svg[role='img']")
+        assert svg.count() == 1 and svg.is_visible()
+        text = svg.text_content() or ""
+        assert shown in text and "answer: 7" in text
+        box = svg.bounding_box()
+        assert box is not None and box["width"] > 600  # crisp and big, not a thumbnail
+        sevens = page.locator(".st-key-lookalikes figcaption", has_text="7").count()
+        assert sevens >= 4, "a clear 7 should look like 7s"
+        chips = page.locator(".st-key-stroke_timeline span[title^='after stroke']")
+        assert chips.count() == 2 and chips.last.inner_text() == "7"
+        harness.assert_no_exception(page, errors)
+    finally:
+        page.context.close()
+
+
+def test_choosing_a_unit_shows_what_it_looks_for(
+        browser: Browser, streamlit_url: Callable[[str | Path], str]) -> None:
+    page, errors = open_page(browser, streamlit_url(APP))
+    try:
+        harness.draw_and_wait(page, SEVEN, steps=6)
+        harness.wait_for_metric_value(page, "Prediction", "7")
+        view = page.locator(".st-key-unit_view")
+        view.locator("img").wait_for()
+        first = view.locator("img").first.get_attribute("src")
+        assert "Its weights" in view.inner_text()
+        box = page.locator(".st-key-unit_picker [role='combobox']")
+        box.click()
+        box.press_sequentially("Layer 2, unit")  # the list is long: type to filter it
+        page.get_by_role("option").filter(has_text="Layer 2, unit").first.click()
+        page.wait_for_function(
+            "() => document.querySelector('.st-key-unit_view')?.innerText"
+            ".includes('gradient with respect to the input')", timeout=30_000)
+        assert view.locator("img").first.get_attribute("src") != first
+        assert "Activation now" in view.inner_text()
+        harness.assert_no_exception(page, errors)
+    finally:
+        page.context.close()
+
+
+def test_undo_takes_the_last_stroke_off_and_the_answer_follows(
+        browser: Browser, streamlit_url: Callable[[str | Path], str]) -> None:
+    page, errors = open_page(browser, streamlit_url(APP))
+    try:
+        harness.draw_and_wait(page, SEVEN, steps=6)
+        harness.wait_for_metric_value(page, "Prediction", "7")
+        page.locator(".st-key-undo button").first.click()
+        page.wait_for_function(
+            "() => document.querySelectorAll(\".st-key-stroke_timeline span[title^='after']\")"
+            ".length === 1", timeout=30_000)
+        harness.wait_for_app_idle(page)
+        assert not page.locator(".st-key-redo button").first.is_disabled()
+        page.locator(".st-key-redo button").first.click()
+        harness.wait_for_metric_value(page, "Prediction", "7")
+        harness.assert_no_exception(page, errors)
+    finally:
+        page.context.close()
