@@ -25,6 +25,7 @@ import nn
 
 from .data import load_mnist
 from .network import weight_layers
+from .pictures import grey_uri
 
 Array = np.ndarray
 
@@ -253,6 +254,28 @@ def request_bank(model: nn.Model, load_digits: Callable[[], tuple[Array, Array]]
     return None
 
 
+_uris: OrderedDict[str, dict[int, str]] = OrderedDict()  # per bank: row -> PNG data URI
+
+
+def image_uris(bank: Bank, rows: Array) -> list[str]:
+    """The bank's digits at ``rows`` as PNG data URIs, each encoded once per bank (the same
+    training digits come back stroke after stroke)."""
+    with _lock:
+        cache = _uris.get(bank.fingerprint)
+        if cache is None:
+            cache = _uris[bank.fingerprint] = {}
+            while len(_uris) > CACHED_MODELS:
+                _uris.popitem(last=False)
+    out = []
+    for r in np.asarray(rows, dtype=np.int64).ravel():
+        uri = cache.get(int(r))
+        if uri is None:
+            img = np.asarray(bank.images[int(r)]).reshape(28, 28)
+            uri = cache[int(r)] = grey_uri(img, 255.0 if img.dtype == np.uint8 else 1.0)
+        out.append(uri)
+    return out
+
+
 def cached_bank(model: nn.Model) -> Bank | None:
     """The model's bank if it was built already, else None (never builds)."""
     fp = _fingerprint_cached(model)  # takes the lock itself
@@ -266,3 +289,4 @@ def clear_banks() -> None:
         _banks.clear()
         _fingerprints.clear()
         _failures.clear()
+        _uris.clear()

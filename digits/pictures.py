@@ -66,15 +66,20 @@ def heat_uri(values: Array, vmax: float | None = None, cmap: str = "magma") -> s
     return data_uri(colorize(v, cmap, 0.0, top if top > 0 else 1.0))
 
 
-def digits_strip_html(images: Array, captions: list[str], size: int = 56,
-                      highlight: list[bool] | None = None) -> str:
+def digits_strip_html(images: Array | None, captions: list[str], size: int = 56,
+                      highlight: list[bool] | None = None,
+                      uris: list[str] | None = None) -> str:
     """A row of small digit pictures (k, 784) or (k, 28, 28) (uint8, or floats in [0, 1])
-    with a caption under each, as HTML that wraps on a narrow screen; captions are escaped."""
-    images = np.asarray(images)
+    with a caption under each, as HTML that wraps on a narrow screen; captions are escaped.
+    ``uris``: the pictures already encoded (e.g. cached), instead of ``images``."""
     cells = []
     for k, caption in enumerate(captions):
-        img = images[k].reshape(28, 28)
-        uri = grey_uri(img, 255.0 if images.dtype == np.uint8 else 1.0)
+        if uris is not None:
+            uri = uris[k]
+        else:
+            assert images is not None
+            img = np.asarray(images[k]).reshape(28, 28)
+            uri = grey_uri(img, 255.0 if img.dtype == np.uint8 else 1.0)
         mark = highlight is not None and highlight[k]
         border = "#d62728" if mark else "#3a3f4b"
         cells.append(

@@ -113,17 +113,23 @@ def _prefix_keys(objects: list[dict[str, Any]]) -> list[str]:
 
 def stroke_timeline(model: nn.Model, objects: list[dict[str, Any]], size: int = 280,
                     pen: float = 20.0, cache: MutableMapping[str, Step] | None = None,
-                    model_key: str = "") -> list[Step]:
+                    model_key: str = "", last: Step | None = None) -> list[Step]:
     """What the network says after the first k strokes, for every k (the last MAX_STROKES).
 
     ``cache`` (e.g. a dict in the session) keeps earlier prefixes' steps, keyed by
     ``model_key`` and the strokes, so each new stroke costs one drawing, one preprocessing
-    and one prediction. Uncached prefixes are predicted in one batch."""
+    and one prediction. Uncached prefixes are predicted in one batch. ``last``: the step for
+    all the strokes when the caller has it already (the page's own prediction of the whole
+    drawing): then a one-stroke drawing costs nothing, and each stroke one earlier prefix."""
     keys = _prefix_keys(objects)
     first = max(0, len(objects) - MAX_STROKES)
     steps: dict[int, Step] = {}
     todo: list[tuple[int, Array]] = []
+    if last is not None and objects:
+        steps[len(objects)] = Step(len(objects), last.digit, last.confidence)
     for k in range(first + 1, len(objects) + 1):
+        if k in steps:
+            continue
         key = f"{model_key}:{keys[k - 1]}"
         hit = cache.get(key) if cache is not None else None
         if hit is not None and hit.strokes == k:

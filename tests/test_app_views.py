@@ -140,9 +140,10 @@ def test_the_views_say_why_lookalikes_are_missing_without_mnist():
 
 def test_the_saliency_is_gradient_times_input_and_says_so(banks):
     at = run()
-    caption = image_captions_with(at, "Gradient × input")
+    caption = html_with(at, "Gradient × input")
     assert caption and "answer 7" in caption[0] and "background counts for nothing" in caption[0]
-    assert not image_captions_with(at, "red pixels push")  # the old, broken promise
+    assert 'class="saliency"' in caption[0]
+    assert not html_with(at, "red pixels push")  # the old, broken promise
 
 
 def test_the_answer_after_each_stroke(banks):
@@ -218,7 +219,7 @@ def test_presentation_shows_the_network_big_or_the_crowd(banks):
     keys = {b.key for b in at.button}
     assert "exit_present" in keys
     assert not markdown_with(at, "<svg")  # crowd view: input, join code, wall
-    assert image_captions_with(at, "What the network sees (28×28)")
+    assert html_with(at, "What the network sees (28×28)")
     at = run(at, present_view="network")
     svgs = markdown_with(at, "<svg")
     assert len(svgs) == 1 and "answer: 7" in svgs[0]

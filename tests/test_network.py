@@ -346,6 +346,27 @@ def test_timeline_reads_each_prefix_and_caches_it():
     assert strokes.timeline_text(steps).count("→") == 2
 
 
+def test_timeline_takes_the_last_step_from_the_caller():
+    class Counting:
+        output_activation = "softmax"
+        input_shape = (784,)
+        rows = 0
+
+        def predict(self, X: np.ndarray) -> np.ndarray:
+            Counting.rows += len(X)
+            P = np.full((len(X), 10), 0.01)
+            P[:, 3] = 0.91
+            return P
+
+    one = path([(140, 40), (140, 240)])
+    bar = path([(60, 40), (220, 40)])
+    known = strokes.Step(1, 7, 0.97)
+    steps = strokes.stroke_timeline(Counting(), [one], last=known)
+    assert steps == [known] and Counting.rows == 0  # a one-stroke drawing costs nothing
+    steps = strokes.stroke_timeline(Counting(), [one, bar], last=strokes.Step(2, 4, 0.9))
+    assert [(s.strokes, s.digit) for s in steps] == [(1, 3), (2, 4)] and Counting.rows == 1
+
+
 def test_timeline_with_the_shipped_mlp_reads_a_one_then_a_seven():
     model = nn.Model.load("weights/mlp.npz")
     one = path([(150, 50), (135, 240)])

@@ -7,6 +7,7 @@ page picks its own.
 
 from __future__ import annotations
 
+import html
 import time
 
 import numpy as np
@@ -14,6 +15,7 @@ import streamlit as st
 
 import nn
 from digits import network, viz
+from digits.pictures import data_uri
 from digits.preprocess import Preprocessed, preprocess
 from digits.verdict import Verdict
 
@@ -118,12 +120,26 @@ def show_input(model: nn.Model, x: np.ndarray, answer: int,
     seen, what = SHORT_CAPTIONS if short else (
         "What the network sees: your drawing cropped, scaled and centred to 28×28 pixels, "
         "as in MNIST", SALIENCY_CAPTIONS[method])
-    left, right = st.columns(2)
-    left.image(viz.digit_image(x, 1), width="stretch", caption=seen)
-    with right, st.container(key="saliency"):
-        st.image(network.ink_saliency_rgb(values, x), width="stretch",
-                 caption=what.format(digit=answer))
+    # One HTML element with both pictures inline (two tiny PNGs): no media files for the
+    # browser to fetch on every stroke.
+    st.html(pictures_html([(data_uri(viz.digit_image(x, 1)), "the network's 28×28 input", seen),
+                           (data_uri(network.ink_saliency_rgb(values, x)),
+                            "what each pixel of ink does", what.format(digit=answer))],
+                          key="saliency"))
     return values
+
+
+def pictures_html(items: list[tuple[str, str, str]], key: str = "") -> str:
+    """Pictures side by side, each (data URI, alt text, caption), shown crisp at the width
+    they are given (the page's CSS sizes ``.pictures figure``); the last one is marked with
+    the class ``key`` (e.g. ``saliency``) so tests and CSS find it."""
+    cells = []
+    for k, (uri, alt, caption) in enumerate(items):
+        cls = f' class="{key}"' if key and k == len(items) - 1 else ""
+        cells.append(f'<figure{cls}><img src="{uri}" alt="{html.escape(alt)}"/>'
+                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return f'<div class="pictures">{"".join(cells)}</div>'
+
 
 
 def show_preprocessing(result: Preprocessed) -> None:

@@ -40,7 +40,8 @@ def draw_tab(entry: ModelEntry) -> None:
         with col_pred:
             blocks.show_prediction(thought.verdict)
         with col_canvas:
-            nv.stroke_timeline(entry, final=thought.digit)
+            nv.stroke_timeline(entry, final=thought.digit,
+                               confidence=float(thought.probabilities.max()))
         with col_input:
             blocks.show_input(entry.model, x, thought.digit)
         teach.label_control(x, thought.digit)  # full width: ten digits fit

@@ -138,7 +138,8 @@ def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
 
 def _picture(uri: str, alt: str, size: int = 168) -> str:
     return (f'<img src="{uri}" width="{size}" height="{size}" alt="{alt}" '
-            f'style="image-rendering:pixelated;border:1px solid #ccc"/>')
+            f'style="image-rendering:pixelated;border:1px solid #ccc;max-width:100%;'
+            f'height:auto;aspect-ratio:1/1;min-width:0"/>')
 
 
 def show_unit(view: neurons.UnitView) -> None:
@@ -161,7 +162,8 @@ def show_unit(view: neurons.UnitView) -> None:
                        "(blue).")
             if not np.any(fmap > 0):
                 how = "This feature map finds nothing in your drawing: it is all dark. " + how
-            st.html('<div style="display:flex;gap:8px">' + "".join(pics) + "</div>")
+            st.html('<div style="display:grid;grid-template-columns:1fr 1fr;gap:8px;'
+                    'max-width:250px">' + "".join(pics) + "</div>")
         else:
             silent = not np.any(view.picture)
             how = ("Nothing in your drawing reaches this unit now, so its picture is blank."
@@ -176,8 +178,8 @@ def show_unit_digits(view: neurons.UnitView, bank: la.Bank) -> None:
     if not len(view.top_rows):
         return
     st.caption("The training digits that excite it most:")
-    st.html(digits_strip_html(bank.images[view.top_rows],
-                              [str(int(bank.labels[r])) for r in view.top_rows], size=40))
+    st.html(digits_strip_html(None, [str(int(bank.labels[r])) for r in view.top_rows], size=40,
+                              uris=la.image_uris(bank, view.top_rows)))
 
 
 def _ordinal(n: int) -> str:
@@ -207,8 +209,8 @@ def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: i
         st.caption(f"**It looks like these**: the {k} of {len(found.labels):,} MNIST training "
                    f"digits closest to yours in what the network sees ({space}); a red frame "
                    f"marks those labelled {answer}, its answer.")
-        st.html(digits_strip_html(found.images[rows], [str(v) for v in labels], size,
-                                  [v == answer for v in labels]))
+        st.html(digits_strip_html(None, [str(v) for v in labels], size,
+                                  [v == answer for v in labels], la.image_uris(found, rows)))
         return rows, sims
 
 
@@ -216,12 +218,13 @@ def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: i
 
 
 def stroke_timeline(entry: ModelEntry, final: int | None = None,
-                    objects: list[dict] | None = None, size: int = canvas.CANVAS_SIZE
-                    ) -> list[strokes.Step]:
+                    objects: list[dict] | None = None, size: int = canvas.CANVAS_SIZE,
+                    confidence: float = 0.0) -> list[strokes.Step]:
     """What the network said after each stroke of this drawing ("1 → 7 → 4"), from the
-    canvas's strokes (``canvas.strokes()`` unless given). ``final``: the answer for the
-    whole drawing as the page predicted it, shown for the last stroke. Costs one drawing and
-    prediction per new stroke (earlier ones are cached in the session)."""
+    canvas's strokes (``canvas.strokes()`` unless given). ``final`` (with its
+    ``confidence``): the answer for the whole drawing as the page predicted it, used for the
+    last stroke. Costs one drawing and prediction per earlier stroke not seen before (they
+    are cached in the session)."""
     objects = strokes.stroke_objects({"objects": canvas.strokes() if objects is None
                                       else objects})
     if not objects:
@@ -229,10 +232,9 @@ def stroke_timeline(entry: ModelEntry, final: int | None = None,
     cache = st.session_state.setdefault(TIMELINE_CACHE, {})
     if len(cache) > TIMELINE_CACHE_MAX:
         cache.clear()
+    last = None if final is None else strokes.Step(len(objects), int(final), confidence)
     steps = strokes.stroke_timeline(entry.model, objects, size, cache=cache,
-                                    model_key=entry.key)
-    if final is not None and steps:
-        steps[-1] = strokes.Step(steps[-1].strokes, int(final), steps[-1].confidence)
+                                    model_key=entry.key, last=last)
     chips = []
     for i, s in enumerate(steps):
         last = i == len(steps) - 1

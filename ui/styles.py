@@ -7,6 +7,11 @@ from __future__ import annotations
 # explore page's title takes one or two short lines, not three big ones above the canvas.
 BASE_CSS = """<style>
 [data-testid="stImage"] img { image-rendering: pixelated; }
+.pictures { display: flex; gap: .75rem; }
+.pictures figure { flex: 1 1 0; margin: 0; min-width: 0; }
+.pictures img { width: 100%; display: block; image-rendering: pixelated; border-radius: .5rem; }
+.pictures figcaption { font-size: .875rem; color: rgba(49, 51, 63, .6); text-align: center;
+  margin-top: .25rem; line-height: 1.35; }
 .st-key-prediction [data-testid="stMetricValue"] {
   font-size: 6rem; font-weight: 700; line-height: 1.1; color: #d62728; }
 .st-key-verdict_unsure [data-testid="stMetricValue"] { font-size: 3.2rem; color: #e07b00; }
@@ -45,8 +50,7 @@ PRESENT_CSS = """<style>
 .st-key-present_canvas [data-testid="stAlert"] p { font-size: var(--text); }
 .st-key-draw_prediction { width: 20vw !important; }
 .st-key-draw_input { width: 15vw !important; }
-.st-key-draw_input [data-testid="stHorizontalBlock"] { flex-direction: column; gap: .5vh; }
-.st-key-draw_input [data-testid="stColumn"] { width: 100% !important; }
+.st-key-draw_input .pictures { flex-direction: column; gap: .5vh; }
 .st-key-present_diagram { min-width: 0; flex: 1 1 0; }
 .st-key-present_diagram [data-testid="stCaptionContainer"] p { font-size: var(--text);
   line-height: 1.25; }
@@ -57,11 +61,9 @@ PRESENT_CSS = """<style>
 .st-key-prediction [data-testid="stMetricLabel"] p,
 .st-key-prediction [data-testid="stMetricDelta"] div { font-size: var(--text) !important; }
 .prob-bars { font-size: var(--text); line-height: 1.15; }
-.st-key-draw_input [data-testid="stImage"] { width: 100% !important; }
-.st-key-draw_input [data-testid="stImage"] img { max-height: 26vh; width: auto !important; }
-.st-key-draw_input [data-testid="stCaptionContainer"],
-.st-key-draw_input [data-testid="stImageCaption"] { font-size: var(--text) !important;
-  line-height: 1.2; text-align: left; }
+.st-key-draw_input .pictures img { max-height: 26vh; width: auto; }
+.st-key-draw_input .pictures figcaption { font-size: var(--text); line-height: 1.2;
+  text-align: left; }
 .st-key-present_side { min-width: 0; flex: 1 1 0; }
 .st-key-join_qr [data-testid="stImage"] img { max-width: 24vh !important; }
 .st-key-join_qr .join-title, .st-key-join_qr .join-url { font-size: var(--text); }
