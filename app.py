@@ -14,7 +14,7 @@ from __future__ import annotations
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
-from ui import audience, draw, present, retrain
+from ui import audience, canvas, draw, present, retrain
 from ui.errors import friendly
 from ui.sidebar import mode_controls, pick_model
 from ui.styles import BASE_CSS
@@ -26,6 +26,7 @@ threadpool_limits(limits=1, user_api="blas")
 st.set_page_config(page_title="Draw a digit · watch the network think",
                    page_icon="assets/icon.png", layout="wide")
 st.html(BASE_CSS)
+canvas.page_setup()  # every canvas without its toolbar (Clear, Undo and Redo instead)
 
 with friendly("loading the networks"):
     mode = mode_controls()

@@ -81,25 +81,25 @@ def test_the_draw_tab_shows_the_diagram_the_lookalikes_and_a_unit(banks, model, 
     svgs = markdown_with(at, "<svg")
     assert len(svgs) == 1 and shown in svgs[0] and "answer: 7" in svgs[0]
     assert captions_with(at, "How the network reached **7**")
-    assert captions_with(at, "It looks like these")
+    assert html_with(at, "It looks like these")
     strips = [b for b in html_with(at, "figcaption") if "data:image/png" in b]
     assert strips and strips[-1].count("<figure") == 8  # the look-alikes
     assert strips[-1].count('">7</figcaption>') >= 4  # a 7 looks like 7s
     picker = at.selectbox(key=nv.UNIT_KEY)
     assert picker.value is not None and picker.value[0] >= 0
-    assert markdown_with(at, "Activation now")
-    assert captions_with(at, "The training digits that excite it most")
+    assert html_with(at, "Activation now")
+    assert html_with(at, "The training digits that excite it most")
 
 
 def test_choosing_a_deeper_unit_shows_its_gradient_picture(banks):
     at = run()
-    assert captions_with(at, "Its weights")  # the default: a first-layer unit
+    assert html_with(at, "Its weights")  # the default: a first-layer unit
     picker = at.selectbox(key=nv.UNIT_KEY)
     deeper = next(i for i, o in enumerate(picker.options) if o.startswith("Layer 2"))
     picker.select_index(deeper)
     at = run(at)
     assert at.selectbox(key=nv.UNIT_KEY).value[0] == 1
-    assert captions_with(at, "its gradient with respect to the input")
+    assert html_with(at, "its gradient with respect to the input")
     assert html_with(at, 'alt="what the unit looks for"')
 
 
@@ -107,14 +107,14 @@ def test_a_feature_map_shows_where_it_fires_and_its_filter(banks):
     at = run(model="cnn")
     picker = at.selectbox(key=nv.UNIT_KEY)
     assert picker.value[0] == 1  # the first conv layer (layer 2, after the reshape)
-    assert captions_with(at, "where this feature map fires in your drawing")
-    assert captions_with(at, "5×5 filter") or captions_with(at, "3×3 filter")
+    assert html_with(at, "where this feature map fires in your drawing")
+    assert html_with(at, "5×5 filter") or html_with(at, "3×3 filter")
     pictures = html_with(at, 'alt="where the map fires"')
     assert pictures and 'alt="the map\'s filter"' in pictures[0]
     deeper = next(i for i, o in enumerate(picker.options) if o.startswith("Layer 4"))
     picker.select_index(deeper)
     at = run(at)
-    assert captions_with(at, "the input pixels that would raise its total")
+    assert html_with(at, "the input pixels that would raise its total")
 
 
 def test_the_views_say_why_lookalikes_are_missing_without_mnist():
@@ -126,12 +126,12 @@ def test_the_views_say_why_lookalikes_are_missing_without_mnist():
                         side_effect=DataUnavailableError("no MNIST on this test server")):
             at = run()
             deadline = time.monotonic() + 30  # the background build fails, then says why
-            while not captions_with(at, "needs the MNIST training digits"):
-                assert time.monotonic() < deadline, [c.value for c in at.caption]
+            while not html_with(at, "needs the MNIST training digits"):
+                assert time.monotonic() < deadline
                 time.sleep(0.2)
                 at = run(at)
         assert markdown_with(at, "<svg")  # the diagram needs no training data
-        assert markdown_with(at, "Activation now")  # nor does a unit's picture
+        assert html_with(at, "Activation now")  # nor does a unit's picture
     finally:
         la.training_digits.cache_clear()
         la.clear_banks()
@@ -250,11 +250,11 @@ def test_a_model_trained_just_now_gets_the_views(banks):
     at = run(at)
     assert at.session_state["model_key"] == "trained-1"
     deadline = time.monotonic() + 60  # its look-alike bank is built in the background
-    while not captions_with(at, "closest to yours"):
-        assert time.monotonic() < deadline, [c.value for c in at.caption]
+    while not html_with(at, "closest to yours"):
+        assert time.monotonic() < deadline
         time.sleep(0.3)
         at = run(at)
     svg = markdown_with(at, "<svg")
     assert len(svg) == 1 and "12 of 32 shown" in svg[0]
-    assert markdown_with(at, "Activation now")
+    assert html_with(at, "Activation now")
     assert html_with(at, 'alt="what the unit looks for"')

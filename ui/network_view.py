@@ -5,6 +5,7 @@ over the pure ``digits.network``, ``digits.lookalikes``, ``digits.neurons`` and
 
 from __future__ import annotations
 
+import html
 import logging
 
 import numpy as np
@@ -125,15 +126,9 @@ def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
         choice = options[0]
     ready = la.cached_bank(entry.model)
     view = neurons.describe_unit(entry.model, x, outputs, choice[0], choice[1], ready)
-    show_unit(view)
-    if ready is None:
-        found = bank(entry, wait)
-        if isinstance(found, str):
-            st.caption(found)
-        else:
-            show_unit_digits(view, found)
-    else:
-        show_unit_digits(view, ready)
+    found: la.Bank | str = ready if ready is not None else bank(entry, wait)
+    with st.container(key="unit_view"):  # one element: a stroke redraws it cheaply
+        st.html(unit_html(view, found))
 
 
 def _picture(uri: str, alt: str, size: int = 168) -> str:
@@ -142,44 +137,43 @@ def _picture(uri: str, alt: str, size: int = 168) -> str:
             f'height:auto;aspect-ratio:1/1;min-width:0"/>')
 
 
-def show_unit(view: neurons.UnitView) -> None:
-    """A unit's picture, what it is, and its activation now. A feature map shows where it
-    fires in this drawing (and, in the first conv layer, its filter) instead of a gradient:
-    a map's total has nearly the same gradient everywhere, which reads as a blank square."""
-    with st.container(key="unit_view"):
-        if view.feature_map is not None:
-            fmap = np.asarray(view.feature_map, np.float32)
-            pics = [_picture(heat_uri(np.maximum(fmap, 0)), "where the map fires", 120)]
-            if view.kernel is not None:
-                pics.append(_picture(signed_uri(view.kernel), "the map's filter", 120))
-                how = ("Left: where this feature map fires in your drawing (bright = strong). "
-                       f"Right: its {view.kernel.shape[0]}×{view.kernel.shape[1]} filter, "
-                       "the pattern it looks for (red wants ink, blue wants none).")
-            else:
-                pics.append(_picture(signed_uri(view.picture), "what raises the map", 120))
-                how = ("Left: where this feature map fires in your drawing (bright = strong). "
-                       "Right: the input pixels that would raise its total (red) or lower it "
-                       "(blue).")
-            if not np.any(fmap > 0):
-                how = "This feature map finds nothing in your drawing: it is all dark. " + how
-            st.html('<div style="display:grid;grid-template-columns:1fr 1fr;gap:8px;'
-                    'max-width:250px">' + "".join(pics) + "</div>")
+def unit_html(view: neurons.UnitView, found: la.Bank | str) -> str:
+    """A unit's picture, what it is, its activation now and the training digits that excite
+    it most (or why they are missing: ``found`` is then a sentence). A feature map shows
+    where it fires in this drawing (and, in the first conv layer, its filter) instead of a
+    gradient: a map's total has nearly the same gradient everywhere, a blank-looking square."""
+    if view.feature_map is not None:
+        fmap = np.asarray(view.feature_map, np.float32)
+        pics = [_picture(heat_uri(np.maximum(fmap, 0)), "where the map fires", 120)]
+        if view.kernel is not None:
+            pics.append(_picture(signed_uri(view.kernel), "the map's filter", 120))
+            how = ("Left: where this feature map fires in your drawing (bright = strong). "
+                   f"Right: its {view.kernel.shape[0]}×{view.kernel.shape[1]} filter, "
+                   "the pattern it looks for (red wants ink, blue wants none).")
         else:
-            silent = not np.any(view.picture)
-            how = ("Nothing in your drawing reaches this unit now, so its picture is blank."
-                   if silent else view.how)
-            st.html(_picture(signed_uri(view.picture), "what the unit looks for"))
-        st.caption(how)
-        st.markdown(f"Activation now: **{view.activation:.2f}** "
-                    f"(the {_ordinal(view.rank)} strongest of {view.total})")
-
-
-def show_unit_digits(view: neurons.UnitView, bank: la.Bank) -> None:
-    if not len(view.top_rows):
-        return
-    st.caption("The training digits that excite it most:")
-    st.html(digits_strip_html(None, [str(int(bank.labels[r])) for r in view.top_rows], size=40,
-                              uris=la.image_uris(bank, view.top_rows)))
+            pics.append(_picture(signed_uri(view.picture), "what raises the map", 120))
+            how = ("Left: where this feature map fires in your drawing (bright = strong). "
+                   "Right: the input pixels that would raise its total (red) or lower it "
+                   "(blue).")
+        if not np.any(fmap > 0):
+            how = "This feature map finds nothing in your drawing: it is all dark. " + how
+        picture = ('<div style="display:grid;grid-template-columns:1fr 1fr;gap:8px;'
+                   'max-width:250px">' + "".join(pics) + "</div>")
+    else:
+        silent = not np.any(view.picture)
+        how = ("Nothing in your drawing reaches this unit now, so its picture is blank."
+               if silent else view.how)
+        picture = _picture(signed_uri(view.picture), "what the unit looks for")
+    parts = [picture, f'<p class="view-note">{html.escape(how)}</p>',
+             f'<p class="view-text">Activation now: <b>{view.activation:.2f}</b> '
+             f"(the {_ordinal(view.rank)} strongest of {view.total})</p>"]
+    if isinstance(found, str):
+        parts.append(f'<p class="view-note">{html.escape(found)}</p>')
+    elif len(view.top_rows):
+        parts.append('<p class="view-note">The training digits that excite it most:</p>')
+        parts.append(digits_strip_html(None, [str(int(found.labels[r])) for r in view.top_rows],
+                                       size=40, uris=la.image_uris(found, view.top_rows)))
+    return "".join(parts)
 
 
 def _ordinal(n: int) -> str:
@@ -198,7 +192,7 @@ def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: i
     with st.container(key="lookalikes"):
         found = bank(entry, wait)
         if isinstance(found, str):
-            st.caption("**It looks like these** · " + found)
+            st.html(f'<p class="view-note"><b>It looks like these</b> · {html.escape(found)}</p>')
             return None
         feature = la.features_of(entry.model, x, outputs)
         rows, sims = la.nearest(found, feature, k)
@@ -206,11 +200,12 @@ def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: i
         labels = [int(found.labels[r]) for r in rows]
         space = ("its input pixels" if la.feature_layer(entry.model) < 0 else
                  f"the {feature.size} values of its last hidden layer")
-        st.caption(f"**It looks like these**: the {k} of {len(found.labels):,} MNIST training "
-                   f"digits closest to yours in what the network sees ({space}); a red frame "
-                   f"marks those labelled {answer}, its answer.")
-        st.html(digits_strip_html(None, [str(v) for v in labels], size,
-                                  [v == answer for v in labels], la.image_uris(found, rows)))
+        st.html(f'<p class="view-note"><b>It looks like these</b>: the {k} of '
+                f"{len(found.labels):,} MNIST training digits closest to yours in what the "
+                f"network sees ({space}); a red frame marks those labelled {answer}, its "
+                "answer.</p>" + digits_strip_html(None, [str(v) for v in labels], size,
+                                                   [v == answer for v in labels],
+                                                   la.image_uris(found, rows)))
         return rows, sims
 
 
@@ -243,8 +238,7 @@ def stroke_timeline(entry: ModelEntry, final: int | None = None,
                  else "background:#eef0f3;color:#31333f")
         chips.append(f'<span title="after stroke {s.strokes}" style="{style};'
                      f'border-radius:4px;padding:1px 7px">{text}</span>')
-    with st.container(key="stroke_timeline"):
-        st.html('<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px">'
-                '<span style="margin-right:4px">After each stroke:</span>'
-                + '<span style="color:#8a94a6">→</span>'.join(chips) + "</div>")
+    st.html('<div class="stroke-timeline" style="display:flex;flex-wrap:wrap;'
+            'align-items:center;gap:4px"><span style="margin-right:4px">After each stroke:'
+            '</span>' + '<span style="color:#8a94a6">→</span>'.join(chips) + "</div>")
     return steps

@@ -7,6 +7,8 @@ from __future__ import annotations
 # explore page's title takes one or two short lines, not three big ones above the canvas.
 BASE_CSS = """<style>
 [data-testid="stImage"] img { image-rendering: pixelated; }
+.view-note { font-size: .875rem; color: rgba(49, 51, 63, .6); margin: .35rem 0; }
+.view-text { margin: .35rem 0; }
 .pictures { display: flex; gap: .75rem; }
 .pictures figure { flex: 1 1 0; margin: 0; min-width: 0; }
 .pictures img { width: 100%; display: block; image-rendering: pixelated; border-radius: .5rem; }

@@ -61,7 +61,7 @@ def test_the_diagram_and_the_lookalikes_follow_the_drawing(
         assert box is not None and box["width"] > 600  # crisp and big, not a thumbnail
         sevens = page.locator(".st-key-lookalikes figcaption", has_text="7").count()
         assert sevens >= 4, "a clear 7 should look like 7s"
-        chips = page.locator(".st-key-stroke_timeline span[title^='after stroke']")
+        chips = page.locator(".stroke-timeline span[title^='after stroke']")
         assert chips.count() == 2 and chips.last.inner_text() == "7"
         harness.assert_no_exception(page, errors)
     finally:
@@ -100,7 +100,7 @@ def test_undo_takes_the_last_stroke_off_and_the_answer_follows(
         harness.wait_for_metric_value(page, "Prediction", "7")
         page.locator(".st-key-undo button").first.click()
         page.wait_for_function(
-            "() => document.querySelectorAll(\".st-key-stroke_timeline span[title^='after']\")"
+            "() => document.querySelectorAll(\".stroke-timeline span[title^='after']\")"
             ".length === 1", timeout=30_000)
         harness.wait_for_app_idle(page)
         assert not page.locator(".st-key-redo button").first.is_disabled()
