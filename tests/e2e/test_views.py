@@ -75,7 +75,7 @@ def test_choosing_a_unit_shows_what_it_looks_for(
         harness.draw_and_wait(page, SEVEN, steps=6)
         harness.wait_for_metric_value(page, "Prediction", "7")
         view = page.locator(".st-key-unit_view")
-        view.locator("img").wait_for()
+        view.locator("img").first.wait_for()
         first = view.locator("img").first.get_attribute("src")
         assert "Its weights" in view.inner_text()
         box = page.locator(".st-key-unit_picker [role='combobox']")
