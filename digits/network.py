@@ -11,14 +11,17 @@ the first sends into the second's input: ``a_i * W[i, j]`` (for maps, summed ove
 kernel and the image).
 
 Pure NumPy over ``nn``'s public API (``model.layers``, ``layer.params``,
-``model.activations``, ``model.input_gradient``); layers are told apart by their weights'
+``model.activations``, ``model.gradients_by_layer``); layers are told apart by their weights.
 shapes, not by class names. No Streamlit.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import itertools
+import re
+import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,52 +112,33 @@ def sub_model(model: nn.Model, layers: list[nn.Module], input_shape: tuple[int, 
     return sub
 
 
-def _projection(g: Array, dtype: np.dtype) -> list[nn.Module]:
-    """Layers that map an output of g's shape to the single number sum(g * output): with a
-    fixed g (a gradient), back-propagating through them seeds g (a vector-Jacobian product
-    through the ordinary ``input_gradient``)."""
-    rng = np.random.default_rng(0)
-    dense = nn.Dense(1, "linear")
-    dense.build((g.size,), rng, dtype)
-    dense.params["W"] = np.ascontiguousarray(g.reshape(-1, 1), dtype=dtype)
-    if g.ndim == 1:
-        return [dense]
-    flatten = nn.Flatten()
-    flatten.build(g.shape, rng, dtype)
-    return [flatten, dense]
+_memo = threading.local()  # the last drawing's gradients, per thread (a stroke needs them twice)
 
 
-def answer_gradients(model: nn.Model, outputs: list[Array], answer: int,
-                     indices: list[int]) -> dict[int, Array]:
-    """For each layer index in ``indices`` (increasing): the gradient of the answer's score
-    (the output layer's pre-activation, the logit) w.r.t. that layer's output, for the first
-    example of ``outputs`` (``model.activations`` of a batch). Returns {index: array of the
-    output's per-example shape}.
-
-    One backward pass per layer, each only through the layers up to the next index (whose
-    gradient is then projected in), so no layer is back-propagated twice."""
-    grads: dict[int, Array] = {}
-    later: int | None = None
-    for i in sorted(indices, reverse=True):
-        a = np.ascontiguousarray(outputs[i][:1])
-        if later is None:
-            tail = sub_model(model, model.layers[i + 1:], a.shape[1:])
-            grads[i] = tail.input_gradient(a, int(answer))[0]
-        else:
-            segment = model.layers[i + 1: later + 1] + _projection(grads[later], model.dtype)
-            grads[i] = sub_model(model, segment, a.shape[1:]).input_gradient(a, 0)[0]
-        later = i
+def layer_gradients(model: nn.Model, x: Array, answer: int) -> list[Array]:
+    """The gradient of the answer's score (its logit) w.r.t. the input and every layer's
+    output for one input x (784,): ``model.gradients_by_layer``, one forward and one backward
+    pass, per-example shapes. Remembered for the last (model, x, answer) of this thread, so
+    the diagram and the saliency of one stroke share one pass."""
+    xs = np.ascontiguousarray(x, dtype=np.float32).ravel()
+    key = (id(model), int(answer), hash(xs.tobytes()))
+    hit = getattr(_memo, "last", None)
+    if hit is not None and hit[0] == key and hit[1]() is model:
+        return hit[2]
+    grads = [g[0] for g in model.gradients_by_layer(xs.reshape(1, *model.input_shape),
+                                                     int(answer))]
+    _memo.last = (key, weakref.ref(model), grads)
     return grads
 
 
-def contributions(model: nn.Model, outputs: list[Array], answer: int) -> dict[int, Array]:
+def contributions(model: nn.Model, x: Array, outputs: list[Array], answer: int
+                  ) -> dict[int, Array]:
     """Signed contribution of every unit of every hidden weight layer to the answer's score:
     activation x gradient, summed over a feature map's pixels. {layer index: (units,)}."""
-    hidden = weight_layers(model)[:-1]
-    grads = answer_gradients(model, outputs, answer, hidden)
+    grads = layer_gradients(model, x, answer)
     out = {}
-    for i in hidden:
-        a, g = outputs[i][0], grads[i]
+    for i in weight_layers(model)[:-1]:
+        a, g = outputs[i][0], grads[i + 1]  # grads[i + 1]: w.r.t. layer i's output
         prod = a * g
         out[i] = prod.reshape(prod.shape[0], -1).sum(axis=1) if prod.ndim == 3 else prod
     return out
@@ -264,7 +248,7 @@ def build_diagram(model: nn.Model, x: Array, outputs: list[Array], probabilities
     probabilities = np.asarray(probabilities, dtype=np.float64).ravel()
     answer = int(probabilities.argmax())
     layers = weight_layers(model)
-    contrib = contributions(model, outputs, answer)
+    contrib = contributions(model, x, outputs, answer)
     columns = [Column(-1, "Your drawing", "input", 1, np.zeros(1, int), np.ones(1),
                       np.ones(1))]
     for i in layers[:-1]:
@@ -331,13 +315,11 @@ def _fmt(v: float) -> str:
 
 
 def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int = 540,
-                font: int = 14, min_width: int = 640) -> str:
-    """The diagram as an SVG string in a div (scales to its container: viewBox, width 100%;
-    below ``min_width`` pixels the div scrolls sideways instead of shrinking the text).
-
-    The input on the left, one column per hidden layer (its most important units, "k of n
-    shown"), the outputs on the right with the answer highlighted; edges coloured by sign
-    (orange raises, blue lowers) and as wide as they are strong."""
+                font: int = 14) -> str:
+    """The diagram as an SVG document of ``width`` x ``height`` units (``diagram_html`` shows
+    it on a page): the input on the left, one column per hidden layer (its most important
+    units, "k of n shown"), the outputs on the right with the answer highlighted; edges
+    coloured by sign (orange raises, blue lowers) and as wide as they are strong."""
     cols = diagram.columns
     n = len(cols)
     top, bottom = max(64, round(4.5 * font)), max(46, round(3.2 * font))
@@ -362,11 +344,10 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
             half = min(step * 0.36, 14 if col.kind == "dense" else 15)
         positions.append([(xs[c], top + step * (j + 0.5), half) for j in range(k)])
 
-    parts = [f'<div style="overflow-x:auto"><svg xmlns="http://www.w3.org/2000/svg" '
-             f'viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'font-family="sans-serif" font-size="{font}" '
-             f'style="display:block;min-width:{min_width}px;max-width:{width * 2}px;height:auto">',
-             f"<title>The network for this drawing: it answers {diagram.answer}</title>"]
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" font-family="sans-serif" '
+             f'font-size="{font}">',
+             f"<title>{html.escape(diagram_alt(diagram))}</title>"]
     # edges first, behind the nodes
     for g, E in enumerate(diagram.edges):
         if not len(E):
@@ -398,8 +379,26 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
         f'<tspan fill="{POSITIVE}">━</tspan> raises the next unit · '
         f'<tspan fill="{NEGATIVE}">━</tspan> lowers it · thicker = stronger · '
         f'ring: helps (orange) or works against (blue) the answer</text>')
-    parts.append("</svg></div>")
+    parts.append("</svg>")
     return "".join(parts)
+
+
+def diagram_alt(diagram: Diagram) -> str:
+    """The diagram in words (its picture's alt text): what each column shows, the answer."""
+    shown = "; ".join(f"{c.title}: {len(c.units)} of {c.total} shown" for c in diagram.columns
+                      if c.kind in ("dense", "conv"))
+    return f"The network for this drawing ({shown}); it answers {diagram.answer}."
+
+
+def diagram_html(svg: str, width: int, min_width: int = 640) -> str:
+    """The SVG as a picture (a base64 data URI in an <img>): the browser decodes it without
+    parsing it as page markup, and the page's HTML sanitiser keeps it whole. Scales to its
+    container, down to ``min_width`` px (narrower, it scrolls sideways)."""
+    alt = re.search(r"<title>(.*?)</title>", svg)
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+    return (f'<div class="network-diagram" style="overflow-x:auto"><img src="{uri}" '
+            f'alt="{alt.group(1) if alt else "the network diagram"}" style="display:block;'
+            f'width:100%;min-width:{min_width}px;max-width:{width * 2}px;height:auto"/></div>')
 
 
 def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Diagram,
@@ -504,8 +503,7 @@ def gradient_x_input(model: nn.Model, x: Array, answer: int) -> Array:
     """Gradient x input (784,): for each pixel of ink, how much it adds to (positive) or takes
     from (negative) the answer's score, to first order; zero where there is no ink."""
     x = np.asarray(x, dtype=np.float32).ravel()
-    g = model.input_gradient(x.reshape(1, *model.input_shape), int(answer))[0].ravel()
-    return g * x
+    return layer_gradients(model, x, answer)[0].ravel() * x
 
 
 def occlusion(model: nn.Model, x: Array, answer: int, patch: int = 4) -> Array:

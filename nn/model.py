@@ -254,6 +254,34 @@ class Model:
         dY[np.arange(len(X)), idx] = 1.0
         return worker.backward(dY, from_logits=of == "logit", need_input_grad=True)
 
+    def gradients_by_layer(self, X: Array, class_index: int | Array, of: str = "logit"
+                           ) -> list[Array]:
+        """Gradient of one class's score with respect to the input and to every layer's
+        output, from one forward and one backward pass.
+
+        Returns ``[dX, dA_0, ..., dA_{n-1}]``: ``dX`` (batch, *input_shape) as
+        ``input_gradient`` gives it, and ``dA_i`` shaped like layer i's output (``dA_{n-1}``
+        is the seed: one-hot on the class). With ``of="logit"`` the last one is w.r.t. the
+        last layer's pre-activation. Like ``input_gradient``, the model is not touched."""
+        if of not in ("logit", "output"):
+            raise ValueError(f"of expected 'logit' or 'output'. Received: of={of!r}")
+        X = self.prepare_input(X)
+        worker = self._private_copy()
+        Y = worker.forward(X, training=True)
+        idx = np.broadcast_to(np.asarray(class_index), (len(X),))
+        if idx.dtype.kind not in "iu" or (idx < 0).any() or (idx >= Y.shape[1]).any():
+            raise ValueError(
+                f"class_index expected integers in [0, {Y.shape[1]}). Received: {class_index!r}"
+            )
+        dY = np.zeros_like(Y)
+        dY[np.arange(len(X)), idx] = 1.0
+        n = len(worker.layers)
+        grads: list[Array] = [dY]
+        for i in range(n - 1, -1, -1):
+            dY = worker.layers[i].backward(dY, True, from_logits=of == "logit" and i == n - 1)
+            grads.append(dY)
+        return grads[::-1]
+
     def _private_copy(self) -> Model:
         """A model sharing this one's weights (read-only) with its own caches and grads."""
         clone = copy.copy(self)

@@ -8,6 +8,8 @@ error box, which ``not at.exception`` alone would let pass."""
 
 from __future__ import annotations
 
+import base64
+import re
 import time
 from pathlib import Path
 from unittest import mock
@@ -62,6 +64,16 @@ def markdown_with(at: AppTest, text: str) -> list[str]:
     return [m.value for m in at.markdown if text in m.value]
 
 
+def diagrams(at: AppTest) -> list[str]:
+    """The network diagrams on the page, as SVG text (each is an <img> of a data URI)."""
+    out = []
+    for h in at.get("html"):
+        m = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', h.proto.body)
+        if m:
+            out.append(base64.b64decode(m.group(1)).decode())
+    return out
+
+
 def captions_with(at: AppTest, text: str) -> list[str]:
     return [c.value for c in at.caption if text in c.value]
 
@@ -78,7 +90,7 @@ def html_with(at: AppTest, text: str) -> list[str]:
                                           ("cnn", "8 of 16 shown")])
 def test_the_draw_tab_shows_the_diagram_the_lookalikes_and_a_unit(banks, model, shown):
     at = run(model=model)
-    svgs = markdown_with(at, "<svg")
+    svgs = diagrams(at)
     assert len(svgs) == 1 and shown in svgs[0] and "answer: 7" in svgs[0]
     assert captions_with(at, "How the network reached **7**")
     assert html_with(at, "It looks like these")
@@ -130,7 +142,7 @@ def test_the_views_say_why_lookalikes_are_missing_without_mnist():
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
                 at = run(at)
-        assert markdown_with(at, "<svg")  # the diagram needs no training data
+        assert diagrams(at)  # the diagram needs no training data
         assert html_with(at, "Activation now")  # nor does a unit's picture
     finally:
         la.training_digits.cache_clear()
@@ -161,7 +173,7 @@ def test_layers_are_numbered_from_one_everywhere(banks):
     table = html_with(at, "class='architecture'")
     assert table and "<td>2</td><td>Conv2D 16 relu</td>" in table[0]
     assert "<td>1</td><td>Reshape</td>" in table[0]
-    svg = markdown_with(at, "<svg")[0]
+    svg = diagrams(at)[0]
     assert ">Layer 2</text>" in svg and ">Conv2D 16 relu</text>" in svg
     captions = " ".join(image_captions_with(at, "Layer"))
     assert "Layer 2 · Conv2D 16 relu" in captions and "all black" in captions
@@ -218,10 +230,10 @@ def test_presentation_shows_the_network_big_or_the_crowd(banks):
     assert at.get("flex_container") is not None
     keys = {b.key for b in at.button}
     assert "exit_present" in keys
-    assert not markdown_with(at, "<svg")  # crowd view: input, join code, wall
+    assert not diagrams(at)  # crowd view: input, join code, wall
     assert html_with(at, "What the network sees (28×28)")
     at = run(at, present_view="network")
-    svgs = markdown_with(at, "<svg")
+    svgs = diagrams(at)
     assert len(svgs) == 1 and "answer: 7" in svgs[0]
     assert captions_with(at, "How it reached **7**")
     assert not [s for s in at.selectbox if s.key == nv.UNIT_KEY]  # no picker on a projector
@@ -232,7 +244,7 @@ def test_presentation_opens_on_the_network_from_the_url(banks):
     at.query_params["mode"] = "present"
     at.query_params["view"] = "network"
     at = run(at)
-    assert at.session_state["present_view"] == "network" and markdown_with(at, "<svg")
+    assert at.session_state["present_view"] == "network" and diagrams(at)
 
 
 def test_a_model_trained_just_now_gets_the_views(banks):
@@ -254,7 +266,7 @@ def test_a_model_trained_just_now_gets_the_views(banks):
         assert time.monotonic() < deadline
         time.sleep(0.3)
         at = run(at)
-    svg = markdown_with(at, "<svg")
+    svg = diagrams(at)
     assert len(svg) == 1 and "12 of 32 shown" in svg[0]
     assert html_with(at, "Activation now")
     assert html_with(at, 'alt="what the unit looks for"')

@@ -42,7 +42,7 @@ def test_last_hidden_layer_contribution_is_activation_times_weight_to_the_answer
     model = dense_model([(W1, np.zeros(3)), (W2, np.zeros(2))], ["relu", "softmax"])
     x = np.array([[2.0, 1.0, 4.0, 9.0]])
     outputs = model.activations(x)
-    c = network.contributions(model, outputs, answer=0)[0]
+    c = network.contributions(model, x[0], outputs, answer=0)[0]
     np.testing.assert_allclose(c, [2.0 * 1, 2.0 * -3, 12.0 * 0.5])
     assert list(network.top_units(c, 2)) == [1, 2]  # |-6| and |6| tie: the lower index first
     assert list(network.top_units(c, 3)) == [1, 2, 0]
@@ -56,13 +56,56 @@ def test_earlier_layer_contribution_goes_through_the_later_weights_and_relu():
                         ["relu", "relu", "softmax"])
     x = np.array([[3.0, 0.5]])  # a1 = (3, 4); z2 = (7, 1): both active
     outputs = model.activations(x)
-    c = network.contributions(model, outputs, answer=0)
+    c = network.contributions(model, x[0], outputs, answer=0)
     # d logit0 / d a1 = W2 @ (relu' * W3[:, 0]) = (1*2 + (-1)*5, 1*2 + 1*5) = (-3, 7)
     np.testing.assert_allclose(c[0], [3.0 * -3, 4.0 * 7])
     np.testing.assert_allclose(c[1], [7.0 * 2, 1.0 * 5])
     x2 = np.array([[3.0, -1.0]])  # a1 = (3, 1); z2 = (4, -2): the second unit is off
-    c2 = network.contributions(model, model.activations(x2), answer=0)
+    c2 = network.contributions(model, x2[0], model.activations(x2), answer=0)
     np.testing.assert_allclose(c2[0], [3.0 * 2, 1.0 * 2])
+
+
+def test_gradients_by_layer_match_the_input_gradient_and_finite_differences():
+    rng = np.random.default_rng(5)
+    model = nn.Model([nn.Dense(6, "tanh"), nn.Dense(5, "relu"), nn.Dense(3, "softmax")],
+                     input_shape=(4,), dtype="float64", seed=2)
+    x = rng.normal(size=(1, 4))
+    grads = model.gradients_by_layer(x, 2)
+    assert [g.shape for g in grads] == [(1, 4), (1, 6), (1, 5), (1, 3)]
+    np.testing.assert_allclose(grads[0], model.input_gradient(x, 2), rtol=1e-12)
+    np.testing.assert_array_equal(grads[-1], [[0.0, 0.0, 1.0]])  # the seed, on the logit
+    # d logit_2 / d a_0 by finite differences through the layers after the first
+    a0 = model.activations(x)[0]
+    tail = network.sub_model(model, model.layers[1:], (6,))
+
+    def logit(a: np.ndarray) -> float:
+        h = a
+        for layer in tail.layers[:-1]:
+            h = layer.forward(h)
+        return float(tail.layers[-1].forward_with_logits(h)[1][0, 2])
+
+    eps = 1e-6
+    numeric = [(logit(a0 + eps * e) - logit(a0 - eps * e)) / (2 * eps) for e in np.eye(6)]
+    np.testing.assert_allclose(grads[1][0], numeric, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="class_index expected"):
+        model.gradients_by_layer(x, 3)
+
+
+def test_one_stroke_computes_the_gradients_once():
+    rng = np.random.default_rng(4)
+    model = random_mlp(rng, 16)
+    x = rng.random(784).astype(np.float32)
+    calls = []
+    real = model.gradients_by_layer
+    model.gradients_by_layer = lambda *a, **k: calls.append(1) or real(*a, **k)
+    outputs = model.activations(x[None])
+    network.build_diagram(model, x, outputs, model.predict(x[None])[0])
+    answer = int(model.predict(x[None])[0].argmax())
+    g = network.gradient_x_input(model, x, answer)
+    assert len(calls) == 1  # the diagram's pass serves the saliency too
+    np.testing.assert_allclose(g, model.input_gradient(x[None], answer)[0] * x, rtol=1e-5)
+    network.gradient_x_input(model, x, (answer + 1) % 10)
+    assert len(calls) == 2  # another answer is another pass
 
 
 def test_diagram_shows_the_top_units_and_the_strongest_edges():
@@ -110,7 +153,7 @@ def test_conv_contributions_are_the_derivative_of_scaling_a_map():
     x = np.random.default_rng(2).random((1, 64))
     outputs = model.activations(x)
     answer = int(outputs[-1][0].argmax())
-    c = network.contributions(model, outputs, answer)
+    c = network.contributions(model, x[0], outputs, answer)
 
     def logit_with_scaled_map(i: int, ch: int, eps: float) -> float:
         a = outputs[i].copy()

@@ -90,15 +90,16 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
             "only its units that did most for or against this answer (activation × outgoing "
             "weight); lines carry what one unit sends the next, orange raising it and blue "
             "lowering it.")
-        svg = network.diagram_svg(diagram, model, width, height, font, min_width)
+        picture = network.diagram_html(network.diagram_svg(diagram, model, width, height, font),
+                                       width, min_width)
         if picker and len(diagram.columns) > 2:
             left, right = st.columns([3, 1], gap="medium")
             with left:
-                st.markdown(svg, unsafe_allow_html=True)
+                st.html(picture)
             with right:
                 unit_picker(entry, x, outputs, diagram, wait)
         else:
-            st.markdown(svg, unsafe_allow_html=True)
+            st.html(picture)
     return diagram
 
 

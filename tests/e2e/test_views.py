@@ -53,11 +53,13 @@ def test_the_diagram_and_the_lookalikes_follow_the_drawing(
                             ).filter(visible=True).count() == 0  # no edit mode to fall into
         draw_until_lookalikes(page)
         harness.wait_for_metric_value(page, "Prediction", "7")
-        svg = page.locator(".st-key-network_diagram svg[role='img']")
-        assert svg.count() == 1 and svg.is_visible()
-        text = svg.text_content() or ""
+        picture = page.locator(".st-key-network_diagram .network-diagram img")
+        assert picture.count() == 1 and picture.is_visible()
+        picture.evaluate("img => img.decode()")  # the browser can draw it
+        assert picture.evaluate("img => img.naturalWidth") > 0
+        text = picture.evaluate("img => atob(img.src.split(',')[1])")
         assert shown in text and "answer: 7" in text
-        box = svg.bounding_box()
+        box = picture.bounding_box()
         assert box is not None and box["width"] > 600  # crisp and big, not a thumbnail
         sevens = page.locator(".st-key-lookalikes figcaption", has_text="7").count()
         assert sevens >= 4, "a clear 7 should look like 7s"
