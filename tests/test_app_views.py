@@ -92,7 +92,7 @@ def test_the_draw_tab_shows_the_diagram_the_lookalikes_and_a_unit(banks, model, 
     at = run(model=model)
     svgs = diagrams(at)
     assert len(svgs) == 1 and shown in svgs[0] and "answer: 7" in svgs[0]
-    assert captions_with(at, "How the network reached **7**")
+    assert html_with(at, "How the network reached <b>7</b>")
     assert html_with(at, "It looks like these")
     strips = [b for b in html_with(at, "figcaption") if "data:image/png" in b]
     assert strips and strips[-1].count("<figure") == 8  # the look-alikes
@@ -235,7 +235,7 @@ def test_presentation_shows_the_network_big_or_the_crowd(banks):
     at = run(at, present_view="network")
     svgs = diagrams(at)
     assert len(svgs) == 1 and "answer: 7" in svgs[0]
-    assert captions_with(at, "How it reached **7**")
+    assert html_with(at, "How it reached <b>7</b>")
     assert not [s for s in at.selectbox if s.key == nv.UNIT_KEY]  # no picker on a projector
 
 

@@ -154,10 +154,10 @@ def canvas_controls(key_prefix: str = "") -> None:
     """Clear, Undo and Redo in one row under the canvas (nothing here leaves draw mode)."""
     row = st.container(horizontal=True, gap="small", key=f"{key_prefix}canvas_controls")
     has_strokes = bool(strokes())
+    # No tooltips: the words say it, and each one costs time on every stroke.
     row.button("Clear", on_click=clear_canvas, key=f"{key_prefix}clear",
-               icon=":material/ink_eraser:", help="Start again with an empty canvas")
+               icon=":material/ink_eraser:")
     row.button("Undo", on_click=undo, key=f"{key_prefix}undo", icon=":material/undo:",
-               disabled=not has_strokes, help="Take the last stroke off")
+               disabled=not has_strokes)
     row.button("Redo", on_click=redo, key=f"{key_prefix}redo", icon=":material/redo:",
-               disabled=not st.session_state.get(REDO),
-               help="Put back the stroke you took off")
+               disabled=not st.session_state.get(REDO))

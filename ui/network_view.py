@@ -23,6 +23,10 @@ from .models import ModelEntry
 log = logging.getLogger(__name__)
 
 UNIT_KEY = "unit_picker"
+DIAGRAM_CAPTION = (
+    "How the network reached <b>{answer}</b>: each column is a layer, showing only its units "
+    "that did most for or against this answer (activation × outgoing weight); lines carry "
+    "what one unit sends the next, orange raising it and blue lowering it.")
 TIMELINE_CACHE = "stroke_timeline_cache"
 TIMELINE_CACHE_MAX = 400
 
@@ -85,11 +89,8 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
         probabilities = as_probabilities(model, outputs[-1])[0]
     diagram = network.build_diagram(model, x, outputs, probabilities)
     with st.container(key="network_diagram"):
-        st.caption(caption.format(answer=diagram.answer) if caption else
-            f"How the network reached **{diagram.answer}**: each column is a layer, showing "
-            "only its units that did most for or against this answer (activation × outgoing "
-            "weight); lines carry what one unit sends the next, orange raising it and blue "
-            "lowering it.")
+        words = (caption or DIAGRAM_CAPTION).format(answer=diagram.answer)
+        st.html(f'<p class="view-note diagram-caption">{words}</p>')
         picture = network.diagram_html(network.diagram_svg(diagram, model, width, height, font),
                                        width, min_width)
         if picker and len(diagram.columns) > 2:
@@ -103,14 +104,18 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
     return diagram
 
 
-def _unit_label(diagram: network.Diagram, option: tuple[int, int]) -> str:
-    layer, unit = option
-    col = next(c for c in diagram.columns if c.index == layer)
-    j = int(np.flatnonzero(col.units == unit)[0])
-    sign = "for" if col.contribution[j] > 0 else "against"
-    head = col.title.partition(" · ")[0]
-    what = "map" if col.kind == "conv" else "unit"
-    return f"{head}, {what} {unit} ({sign} {diagram.answer})"
+def _unit_labels(diagram: network.Diagram) -> dict[tuple[int, int], str]:
+    """The picker's option labels, "Layer 2, unit 17 (for 7)", for every shown unit."""
+    labels = {}
+    for col in diagram.columns:
+        if col.kind not in ("dense", "conv"):
+            continue
+        head = col.title.partition(" · ")[0]
+        what = "map" if col.kind == "conv" else "unit"
+        for unit, c in zip(col.units, col.contribution, strict=True):
+            sign = "for" if c > 0 else "against"
+            labels[(col.index, int(unit))] = f"{head}, {what} {int(unit)} ({sign} {diagram.answer})"
+    return labels
 
 
 def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
@@ -121,15 +126,15 @@ def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
                for u in c.units]
     if not options:
         return
+    labels = _unit_labels(diagram)
     choice = st.selectbox("What does a unit look for?", options, key=UNIT_KEY,
-                          format_func=lambda o: _unit_label(diagram, o))
+                          format_func=labels.__getitem__)
     if choice is None or choice not in options:
         choice = options[0]
     ready = la.cached_bank(entry.model)
     view = neurons.describe_unit(entry.model, x, outputs, choice[0], choice[1], ready)
     found: la.Bank | str = ready if ready is not None else bank(entry, wait)
-    with st.container(key="unit_view"):  # one element: a stroke redraws it cheaply
-        st.html(unit_html(view, found))
+    st.html(f'<div class="unit-view">{unit_html(view, found)}</div>')  # one element
 
 
 def _picture(uri: str, alt: str, size: int = 168) -> str:

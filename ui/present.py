@@ -91,7 +91,7 @@ def show_sample_over_canvas(uri: str, index: int) -> None:
 
 VIEWS = {"crowd": "The crowd", "network": "The network"}  # what goes beside the answer
 VIEW_KEY = "present_view"
-DIAGRAM_CAPTION = ("How it reached **{answer}**: the units that mattered most in each layer; "
+DIAGRAM_CAPTION = ("How it reached <b>{answer}</b>: the units that mattered most in each layer; "
                    "orange lines raise the next unit, blue ones lower it.")
 
 

@@ -54,8 +54,7 @@ PRESENT_CSS = """<style>
 .st-key-draw_input { width: 15vw !important; }
 .st-key-draw_input .pictures { flex-direction: column; gap: .5vh; }
 .st-key-present_diagram { min-width: 0; flex: 1 1 0; }
-.st-key-present_diagram [data-testid="stCaptionContainer"] p { font-size: var(--text);
-  line-height: 1.25; }
+.st-key-present_diagram .diagram-caption { font-size: var(--text); line-height: 1.25; }
 .st-key-present_diagram svg { max-height: calc(100vh - 9 * var(--text)); }
 .st-key-present_head [data-testid="stButtonGroup"] button p { font-size: var(--text); }
 .st-key-prediction [data-testid="stMetricValue"] { font-size: 20vh !important;

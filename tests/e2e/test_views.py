@@ -76,7 +76,7 @@ def test_choosing_a_unit_shows_what_it_looks_for(
     try:
         harness.draw_and_wait(page, SEVEN, steps=6)
         harness.wait_for_metric_value(page, "Prediction", "7")
-        view = page.locator(".st-key-unit_view")
+        view = page.locator(".unit-view")
         view.locator("img").first.wait_for()
         first = view.locator("img").first.get_attribute("src")
         assert "Its weights" in view.inner_text()
@@ -85,7 +85,7 @@ def test_choosing_a_unit_shows_what_it_looks_for(
         box.press_sequentially("Layer 2, unit")  # the list is long: type to filter it
         page.get_by_role("option").filter(has_text="Layer 2, unit").first.click()
         page.wait_for_function(
-            "() => document.querySelector('.st-key-unit_view')?.innerText"
+            "() => document.querySelector('.unit-view')?.innerText"
             ".includes('gradient with respect to the input')", timeout=30_000)
         assert view.locator("img").first.get_attribute("src") != first
         assert "Activation now" in view.inner_text()
