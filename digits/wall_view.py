@@ -77,8 +77,10 @@ def tile_html(entry: WallEntry) -> str:
 
 def wall_html(entries: list[WallEntry], tally: Tally) -> str:
     """The tally line and the grid of ``entries`` (newest first), as one HTML fragment
-    (style it with :data:`WALL_CSS`)."""
-    head = f'<p class="crowd-tally">{html.escape(tally_text(tally))}</p>'
+    (style it with :data:`WALL_CSS`). The tally carries ``data-drawn`` (entries on the wall)
+    and the grid ``data-count`` (tiles shown), for the load test and the browser tests."""
+    head = (f'<p class="crowd-tally" data-drawn="{tally.drawn}">'
+            f'{html.escape(tally_text(tally))}</p>')
     if not entries:
         return head + f'<div class="crowd-empty">{html.escape(EMPTY_TEXT)}</div>'
     tiles = "".join(tile_html(e) for e in entries)
