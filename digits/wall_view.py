@@ -46,17 +46,17 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
-def tally_text(tally: Tally) -> str:
-    """One line: how many drawn, how many right among those checked, the top confusions."""
+def tally_text(tally: Tally, top: int = 2) -> str:
+    """One short line (it shares a projector's side column with the QR code and the tiles):
+    how many drawn, how many right among those their authors checked, the ``top`` confusions."""
     n = tally.drawn
     parts = [f"{n} drawing{'s' if n != 1 else ''}"]
     if tally.checked:
         share = tally.right / tally.checked
-        parts.append(f"{tally.right} of {tally.checked} checked by their authors were right "
-                     f"({share:.0%})")
-    confused = tally.confusions(3)
+        parts.append(f"{tally.right} of {tally.checked} checked were right ({share:.0%})")
+    confused = tally.confusions(top)
     if confused:
-        parts.append("mixed up most: " + ", ".join(
+        parts.append("mixed up: " + ", ".join(
             f"{meant} read as {said} ({count}×)" for meant, said, count in confused))
     return " · ".join(parts)
 

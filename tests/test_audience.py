@@ -154,9 +154,10 @@ def test_the_wall_shows_the_drawings_and_the_presenter_can_clear_it(store, monke
     at = run(None, view="wall")
     text = html_text(at)
     assert text.count('class="crowd-tile"') == 2
-    assert "2 of 2" not in text and "1 of 2 checked by their authors were right" in text
+    assert "2 of 2" not in text and "1 of 2 checked were right" in text
     assert "9 read as 4" in text
-    assert "http://talk.example:8501/?mode=audience" in text
+    assert '<p class="join-url" title="http://talk.example:8501/?mode=audience">' \
+        'talk.example:8501/?mode=audience</p>' in text  # the URL to type, without http://
     assert len(at.get("image")) == 1  # the QR code
     at.button(key="wall_clear").click()
     at = run(None, at)

@@ -49,8 +49,8 @@ def test_tiles_show_the_answer_and_what_the_author_said():
 
 def test_tally_text_counts_right_and_confusions():
     text = wall_view.tally_text(tally([(4, 9), (4, 9), (1, 7), (3, 3), (5, 5), (2, None)]))
-    assert text.startswith("6 drawings · 2 of 5 checked by their authors were right (40%)")
-    assert text.endswith("mixed up most: 9 read as 4 (2×), 7 read as 1 (1×)")
+    assert text.startswith("6 drawings · 2 of 5 checked were right (40%)")
+    assert text.endswith("mixed up: 9 read as 4 (2×), 7 read as 1 (1×)")
     assert wall_view.tally_text(tally([(2, None)])) == "1 drawing"
 
 

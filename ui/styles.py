@@ -55,7 +55,9 @@ PRESENT_CSS = """<style>
   line-height: 1 !important; }
 .st-key-prediction [data-testid="stMetricLabel"] p,
 .st-key-prediction [data-testid="stMetricDelta"] div { font-size: var(--text) !important; }
-.prob-bars { font-size: var(--text); line-height: 1.15; }
+.prob-bars { font-size: var(--text); line-height: 1.15; width: 100%; min-width: 9em; }
+.st-key-draw_prediction [data-testid="stMarkdown"],
+.st-key-draw_prediction [data-testid="stMarkdownContainer"] { width: 100%; }
 .st-key-draw_input [data-testid="stImage"] { width: 100% !important; }
 .st-key-draw_input [data-testid="stImage"] img { max-height: 26vh; width: auto !important; }
 .st-key-draw_input [data-testid="stCaptionContainer"],
@@ -68,7 +70,10 @@ PRESENT_CSS = """<style>
 .st-key-crowd_wall .crowd-grid {
   grid-template-columns: repeat(auto-fill, minmax(max(64px, 10vh), 1fr)); }
 .st-key-crowd_wall .crowd-answer { font-size: calc(var(--text) * 1.1); }
-.st-key-crowd_wall .crowd-said { font-size: calc(var(--text) * .8); }
+.st-key-crowd_wall .crowd-said { font-size: var(--text); }
+.st-key-present_head .stButton button [data-testid="stIconMaterial"],
+.st-key-present_canvas .stButton button [data-testid="stIconMaterial"],
+.st-key-crowd_wall .stButton button [data-testid="stIconMaterial"] { font-size: var(--text); }
 .st-key-verdict_unsure [data-testid="stMetricValue"] { font-size: 10vh !important; }
 .st-key-verdict_not_a_digit [data-testid="stMetricValue"] { font-size: 7vh !important; }
 @media (max-width: 700px) {

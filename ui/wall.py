@@ -38,6 +38,33 @@ JOIN_CSS = """<style>
 .st-key-crowd_wall .stButton button { font-size: max(14px, .8vw); }
 </style>"""
 
+# On a wide screen (a projector) the wall shows the tiles that fit above the window's bottom
+# edge and hides the rest, so the page never scrolls whatever the window's height; on a
+# narrow one (a phone, where the page scrolls anyway) it shows them all. Runs on every render
+# of the wall and on resize.
+WALL_FIT_JS = """<script>
+(() => {
+  const fit = () => {
+    const tiles = document.querySelectorAll(".st-key-crowd_wall .crowd-tile");
+    tiles.forEach((t) => { t.style.display = ""; });
+    if (window.innerWidth <= 700) return;
+    const bottom = window.innerHeight - 6;
+    tiles.forEach((t) => {
+      if (t.getBoundingClientRect().bottom > bottom) t.style.display = "none";
+    });
+  };
+  fit();
+  if (!window.__digitsWallFit) {
+    let queued = false;
+    const later = () => { if (!queued) { queued = true;
+      requestAnimationFrame(() => { queued = false; fit(); }); } };
+    window.__digitsWallFit = new MutationObserver(later);
+    window.__digitsWallFit.observe(document.body, { childList: true, subtree: true });
+    window.addEventListener("resize", later);
+  }
+})();
+</script>"""
+
 
 # ------------------------------------------------------------------------------ the store
 
@@ -164,7 +191,8 @@ def join_url() -> tuple[str, str | None]:
 
 
 def join_qr(url: str, note: str | None = None) -> None:
-    """The QR code of ``url`` and the URL in large text (container ``join_qr``)."""
+    """The QR code of ``url`` and the URL in large text (container ``join_qr``); an http URL
+    is written without its ``http://``, which phones' browsers add (it saves a line)."""
     with st.container(key="join_qr"):
         st.html(JOIN_CSS)
         st.html('<p class="join-title">Draw along on your phone</p>')
@@ -172,7 +200,8 @@ def join_qr(url: str, note: str | None = None) -> None:
             st.image(qr.qr_png(url, scale=8), width="stretch")
         except ValueError as exc:
             st.warning(f"No QR code for this address ({exc}).", icon=":material/warning:")
-        st.html(f'<p class="join-url">{html.escape(url)}</p>')
+        shown = url.removeprefix("http://")
+        st.html(f'<p class="join-url" title="{html.escape(url)}">{html.escape(shown)}</p>')
         if note:
             st.html(f'<p class="join-note">{html.escape(note)}</p>')
 
@@ -192,6 +221,13 @@ def crowd_wall(shown: int = WALL_SHOWN) -> None:
     that cannot be used is reported here; the rest of the page keeps working."""
     with st.container(key="crowd_wall"):
         st.html(wall_view.WALL_CSS)
+        # Above the tiles: the tiles that do not fit the window are hidden, not the button.
+        st.button("Clear the wall", key="wall_clear", on_click=_clear_wall,
+                  icon=":material/delete_sweep:", type="tertiary",
+                  help="Remove every drawing from the wall (for the presenter)")
+        message = st.session_state.get("wall_message")
+        if message:
+            st.warning(message, icon=":material/warning:")
         try:
             entries, tally = with_store(lambda store: (store.latest(shown), store.tally()))
         except WallUnavailable as exc:
@@ -199,9 +235,4 @@ def crowd_wall(shown: int = WALL_SHOWN) -> None:
                        "comes back by itself once its store does.", icon=":material/cloud_off:")
         else:
             st.html(wall_view.wall_html(entries, tally))
-        message = st.session_state.get("wall_message")
-        if message:
-            st.warning(message, icon=":material/warning:")
-        st.button("Clear the wall", key="wall_clear", on_click=_clear_wall,
-                  icon=":material/delete_sweep:", type="tertiary",
-                  help="Remove every drawing from the wall (for the presenter)")
+            st.html(WALL_FIT_JS, unsafe_allow_javascript=True)
