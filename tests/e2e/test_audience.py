@@ -96,6 +96,8 @@ def test_the_phone_flow(browser: Browser, app_url: str) -> None:
     page = phone(browser, app_url)
     try:
         assert harness.read_metric(page, "Prediction") == "–"
+        assert not page.locator('[data-testid="stSidebar"]').is_visible()  # no sidebar
+        assert page.locator('[data-baseweb="tab-list"]').count() == 0  # no tabs
         page.evaluate(SCROLL_PROBE_JS)
         harness.draw_strokes_touch(page, SEVEN, steps=8)
         harness.wait_for_metric_value(page, "Prediction", "7")
