@@ -192,6 +192,13 @@ def join_url() -> tuple[str, str | None]:
 # ------------------------------------------------------------------------ the projector
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _qr_png(url: str) -> bytes:
+    """The join URL's QR code as PNG, made once per URL (it takes ~20 ms, and the projector's
+    page reruns every few seconds)."""
+    return qr.qr_png(url, scale=8)
+
+
 def join_qr(url: str, note: str | None = None) -> None:
     """The QR code of ``url`` and the URL in large text (container ``join_qr``); an http URL
     is written without its ``http://``, which phones' browsers add (it saves a line)."""
@@ -199,7 +206,7 @@ def join_qr(url: str, note: str | None = None) -> None:
         st.html(JOIN_CSS)
         st.html('<p class="join-title">Draw along on your phone</p>')
         try:
-            st.image(qr.qr_png(url, scale=8), width="stretch")
+            st.image(_qr_png(url), width="stretch")
         except ValueError as exc:
             st.warning(f"No QR code for this address ({exc}).", icon=":material/warning:")
         shown = url.removeprefix("http://")
