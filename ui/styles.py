@@ -13,7 +13,7 @@ BASE_CSS = """<style>
 .st-key-verdict_not_a_digit [data-testid="stMetricValue"] { font-size: 2.4rem; color: #6b6b6b; }
 @media (max-width: 640px) {
   h1 { font-size: 1.45rem !important; line-height: 1.25 !important; padding: .2rem 0 !important; }
-  .block-container, [data-testid="stMainBlockContainer"] { padding-top: 2.6rem !important; }
+  .block-container, [data-testid="stMainBlockContainer"] { padding-top: 3.5rem !important; }
 }
 </style>"""
 

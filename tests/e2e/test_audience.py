@@ -249,3 +249,24 @@ def test_the_projector_page_fits(browser: Browser, app_url: str, wall_env: str,
         harness.assert_no_exception(page, errors)
     finally:
         page.context.close()
+
+
+@pytest.mark.browser
+def test_the_explore_page_on_a_phone_shows_its_title_and_the_canvas_high_up(
+        browser: Browser, app_url: str) -> None:
+    page, errors = harness.new_page(browser, viewport=PHONE, has_touch=True)
+    try:
+        harness.open_app(page, app_url)
+        title = page.evaluate("""() => { const range = document.createRange();
+          range.selectNodeContents(document.querySelector('h1'));
+          const r = range.getBoundingClientRect(); return {y: r.y, height: r.height}; }""")
+        header = page.locator('[data-testid="stHeader"] button').first.bounding_box()
+        canvas = harness.canvas_locator(page).bounding_box()
+        assert title is not None and header is not None and canvas is not None
+        # its text starts below the header's button (the sidebar's), not under it
+        assert title["y"] >= header["y"] + header["height"], (title, header)
+        assert title["height"] <= 80  # at most two short lines
+        assert canvas["y"] + canvas["height"] <= PHONE[1] * 0.6
+        harness.assert_no_exception(page, errors)
+    finally:
+        page.context.close()
