@@ -27,7 +27,7 @@ WALL_CSS = """<style>
   font: 700 max(24px, 2vw)/1.15 sans-serif; color: #fff; background: rgba(214, 39, 40, .85);
   border-top-right-radius: 6px; }
 .crowd-said { position: absolute; right: 0; top: 0; padding: 0 .3em;
-  font: 700 max(16px, 1.5vw)/1.2 sans-serif; border-bottom-left-radius: 6px; }
+  font: 700 max(16px, 1.5vw)/1.2 sans-serif; border-bottom-left-radius: 6px; white-space: nowrap; }
 .crowd-said.right { background: #2ca02c; color: #fff; }
 .crowd-said.wrong { background: #ffbf00; color: #000; }
 .crowd-tally { font-size: max(20px, 1.5vw); line-height: 1.35; margin: 0 0 .4em 0; }

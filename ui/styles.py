@@ -64,11 +64,12 @@ PRESENT_CSS = """<style>
 .st-key-draw_input [data-testid="stImageCaption"] { font-size: var(--text) !important;
   line-height: 1.2; text-align: left; }
 .st-key-present_side { min-width: 0; flex: 1 1 0; }
-.st-key-join_qr [data-testid="stImage"] img { max-width: 24vh !important; }
+.st-key-present_side .st-key-join_qr [data-testid="stImage"] img {
+  width: 19vh !important; max-width: 100% !important; }
 .st-key-join_qr .join-title, .st-key-join_qr .join-url { font-size: var(--text); }
 .st-key-crowd_wall .crowd-tally { font-size: var(--text); }
 .st-key-crowd_wall .crowd-grid {
-  grid-template-columns: repeat(auto-fill, minmax(max(64px, 10vh), 1fr)); }
+  grid-template-columns: repeat(auto-fill, minmax(min(9vh, calc(33% - 6px)), 1fr)); }
 .st-key-crowd_wall .crowd-answer { font-size: calc(var(--text) * 1.1); }
 .st-key-crowd_wall .crowd-said { font-size: var(--text); }
 .st-key-present_head .stButton button [data-testid="stIconMaterial"],

@@ -54,6 +54,13 @@ WALL_FIT_JS = """<script>
     tiles.forEach((t) => {
       if (t.getBoundingClientRect().bottom > bottom) t.style.display = "none";
     });
+    // What follows the tiles (gaps, padding) may still make the page scroll: drop the last
+    // row's tiles one by one until it does not.
+    const main = document.querySelector('[data-testid="stMain"]');
+    const shown = [...tiles].filter((t) => t.style.display !== "none");
+    while (main && shown.length && main.scrollHeight > main.clientHeight + 1) {
+      shown.pop().style.display = "none";
+    }
   };
   fit();
   if (!window.__digitsWallFit) {

@@ -241,7 +241,7 @@ def test_the_projector_page_fits(browser: Browser, app_url: str, wall_env: str,
         assert all(track >= 40 for track in g["tracks"]) and len(g["tracks"]) == 10, g
         if width >= 1024:
             assert max(g["overflow"][:2]) <= 1, g  # no scrolling
-            assert g["tiles"] >= 2 and g["tilesInside"], g
+            assert g["tiles"] >= 6 and g["tilesInside"], g  # at least two rows
             clear = g["clearWall"]
             assert clear is not None and clear["bottom"] <= height, g
         if height >= 1080:
