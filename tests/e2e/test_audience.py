@@ -8,6 +8,7 @@ not how fast (timings belong in benchmarks: ``scripts/loadtest.py --profile audi
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+import zxingcpp
+from PIL import Image
 
 from digits.wall import open_wall
 from scripts import serve_cluster
@@ -246,6 +249,11 @@ def test_the_projector_page_fits(browser: Browser, app_url: str, wall_env: str,
             assert clear is not None and clear["bottom"] <= height, g
         if height >= 1080:
             assert g["smallest"] >= 28, g
+        # The QR code as the screen shows it (scaled to the window) still reads back.
+        shot = page.locator('.st-key-join_qr [data-testid="stImage"] img').first.screenshot()
+        pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("L"))
+        read = [r.text for r in zxingcpp.read_barcodes(pixels)]
+        assert len(read) == 1 and read[0].endswith("/?mode=audience"), read
         harness.assert_no_exception(page, errors)
     finally:
         page.context.close()
