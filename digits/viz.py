@@ -110,7 +110,8 @@ def digit_image(vector: Array, cell: int = 8) -> Array:
 def probability_bars_html(probabilities: Array, labels: list[str] | None = None,
                           accent: str = "#d62728") -> str:
     """Ten horizontal bars as HTML (fast to render, readable from the back of a room);
-    the most probable class is highlighted."""
+    the most probable class is highlighted. Each bar's track keeps at least 4em however
+    narrow its column (a column sized to its content once squeezed the tracks to nothing)."""
     p = np.asarray(probabilities, dtype=np.float64).ravel()
     labels = labels or [str(i) for i in range(p.size)]
     top = int(p.argmax())
@@ -123,7 +124,8 @@ def probability_bars_html(probabilities: Array, labels: list[str] | None = None,
             f'margin:2px 0;font-weight:{weight}">'
             f'<span style="width:1.2em;text-align:right;font-size:1.1em">'
             f"{html.escape(label)}</span>"
-            f'<span style="flex:1;background:#eef0f3;height:1.1em;border-radius:3px">'
+            f'<span class="pb-track" style="flex:1 1 6em;min-width:4em;background:#eef0f3;'
+            f'height:1.1em;border-radius:3px">'
             f'<span style="display:block;height:100%;width:{value * 100:.1f}%;'
             f'background:{colour};border-radius:3px"></span></span>'
             f'<span style="width:3.6em;text-align:right;font-variant-numeric:tabular-nums">'

@@ -27,7 +27,7 @@ WALL_CSS = """<style>
   font: 700 max(24px, 2vw)/1.15 sans-serif; color: #fff; background: rgba(214, 39, 40, .85);
   border-top-right-radius: 6px; }
 .crowd-said { position: absolute; right: 0; top: 0; padding: 0 .3em;
-  font: 700 max(16px, 1.5vw)/1.2 sans-serif; border-bottom-left-radius: 6px; }
+  font: 700 max(16px, 1.5vw)/1.2 sans-serif; border-bottom-left-radius: 6px; white-space: nowrap; }
 .crowd-said.right { background: #2ca02c; color: #fff; }
 .crowd-said.wrong { background: #ffbf00; color: #000; }
 .crowd-tally { font-size: max(20px, 1.5vw); line-height: 1.35; margin: 0 0 .4em 0; }
@@ -46,17 +46,17 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
-def tally_text(tally: Tally) -> str:
-    """One line: how many drawn, how many right among those checked, the top confusions."""
+def tally_text(tally: Tally, top: int = 2) -> str:
+    """One short line (it shares a projector's side column with the QR code and the tiles):
+    how many drawn, how many right among those their authors checked, the ``top`` confusions."""
     n = tally.drawn
     parts = [f"{n} drawing{'s' if n != 1 else ''}"]
     if tally.checked:
         share = tally.right / tally.checked
-        parts.append(f"{tally.right} of {tally.checked} checked by their authors were right "
-                     f"({share:.0%})")
-    confused = tally.confusions(3)
+        parts.append(f"{tally.right} of {tally.checked} checked were right ({share:.0%})")
+    confused = tally.confusions(top)
     if confused:
-        parts.append("mixed up most: " + ", ".join(
+        parts.append("mixed up: " + ", ".join(
             f"{meant} read as {said} ({count}×)" for meant, said, count in confused))
     return " · ".join(parts)
 
@@ -77,8 +77,10 @@ def tile_html(entry: WallEntry) -> str:
 
 def wall_html(entries: list[WallEntry], tally: Tally) -> str:
     """The tally line and the grid of ``entries`` (newest first), as one HTML fragment
-    (style it with :data:`WALL_CSS`)."""
-    head = f'<p class="crowd-tally">{html.escape(tally_text(tally))}</p>'
+    (style it with :data:`WALL_CSS`). The tally carries ``data-drawn`` (entries on the wall)
+    and the grid ``data-count`` (tiles shown), for the load test and the browser tests."""
+    head = (f'<p class="crowd-tally" data-drawn="{tally.drawn}">'
+            f'{html.escape(tally_text(tally))}</p>')
     if not entries:
         return head + f'<div class="crowd-empty">{html.escape(EMPTY_TEXT)}</div>'
     tiles = "".join(tile_html(e) for e in entries)

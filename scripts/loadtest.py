@@ -7,6 +7,7 @@ Usage (from the repo root, with the venv's python)::
     python scripts/loadtest.py --no-bare --seconds 10   # the app alone, quick
     python scripts/loadtest.py --json > load.json       # machine-readable result
     python scripts/loadtest.py --streamlit-option runner.postScriptGC=false   # try a setting
+    python scripts/loadtest.py --profile audience --sessions 8   # phones sharing to the wall
 
 What it does
 ------------
@@ -43,9 +44,24 @@ canvas encodes, client side), requested -> started (the server receiving and
 scheduling the run: queueing), started -> finished (the script run itself,
 including waiting for the GIL behind other sessions, plus sending its output).
 
+The audience profile (``--profile audience``)
+--------------------------------------------
+The app's sessions are phones: a 390x844 viewport with touch, drawing with a finger
+(CDP touch events) on ``?mode=audience`` with "Show my drawing on the big screen" on
+(its default), and clearing with the page's Clear button. The bare page's sessions are
+the same phones. One more browser page, the projector (1920x1080, ``?mode=present``),
+stays open on the app's server the whole time, refreshing its crowd wall. The app's
+server gets a wall of its own (SQLite in a temporary folder). Every drawing whose rerun
+finished counts as shared (the warm-up drawings too); at the end the load test counts the
+entries in the store and waits for the projector's tally to show them all. The wall's
+delay is estimated per drawing: the k-th drawing to reach the store (its phone's first
+finished rerun after it began) against the moment the projector's count first reached k.
+Errors also count the phone's "cannot be reached" note and the wall's "not available" box.
+
 Targets (2 cores, 4 sessions): zero errors; the app's p50 within 1.5x the bare
-page's; the server's peak memory under 1.5 GB. Exit status 1 when there were
-errors (with ``--strict`` also when a target is missed), 2 on a usage error.
+page's; the server's peak memory under 1.5 GB; for the audience profile (8 phones) also
+every shared drawing in the store and on the projector, each within 3 s. Exit status 1
+when there were errors (with ``--strict`` also when a target is missed), 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -58,6 +74,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -67,6 +84,7 @@ from typing import TYPE_CHECKING, Any
 
 from browser import (
     APP_ERROR_SELECTOR,
+    CANVAS_SELECTOR,
     EXCEPTION_SELECTOR,
     OK_STATUSES,
     Point,
@@ -76,6 +94,14 @@ from browser import (
     chromium_async,
     streamlit_server,
 )
+from browser.probes import (
+    CANVAS_SIZE_JS,
+    METRIC_EQUALS_JS,
+    RUN_AFTER_JS,
+    canvas_map,
+    touch_events,
+)
+from digits.wall import WALL_URL_ENV, SQLiteWall
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -86,6 +112,17 @@ DEFAULT_BARE = "scripts/bare_canvas.py"
 
 TARGET_RATIO = 1.5  # app p50 / bare p50
 TARGET_PEAK_MB = 1536.0  # 1.5 GB (MiB)
+TARGET_WALL_S = 3.0  # a shared drawing on the projector's wall within this
+
+PROFILES = ("canvas", "audience")
+DESKTOP = (1280, 900)
+PHONE = (390, 844)
+PROJECTOR = (1920, 1080)
+DRAWN_ON = 280  # the canvas size DIGITS are drawn for; other canvases get them scaled
+AUDIENCE_QUERY = "?mode=audience"
+PROJECTOR_QUERY = "?mode=present"
+AUDIENCE_CLEAR = ".st-key-audience_clear button"
+UNREACHABLE_TEXT = "cannot be reached right now"  # the audience page's note (ui.audience)
 
 # Extra Chromium flags for load generation: K pages in one browser must all run
 # their timers (the canvas's 200 ms debounce) at full speed, visible or not.
@@ -214,6 +251,36 @@ class TargetResult:
 
 
 @dataclass
+class WallResult:
+    """The audience profile's crowd wall: what the phones shared, the store holds and the
+    projector shows."""
+
+    shared: int = 0  # drawings whose rerun finished on a phone (each one wall entry)
+    stored: int = -1  # entries in the store at the end (-1: could not be read)
+    shown: int = -1  # the projector's tally at the end (-1: never seen)
+    tiles: int = 0  # tiles on the projector's wall at the end
+    delays: list[float] = field(default_factory=list)  # seconds, one per drawing that arrived
+    errors: list[LoadError] = field(default_factory=list)  # the projector's
+
+    @property
+    def all_arrived(self) -> bool:
+        return self.shared > 0 and self.shared == self.stored == self.shown
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "shared": self.shared,
+            "stored": self.stored,
+            "shown": self.shown,
+            "tiles": self.tiles,
+            "all_arrived": self.all_arrived,
+            "delay_p50_s": median(self.delays),
+            "delay_p95_s": percentile(self.delays, 95),
+            "delay_max_s": max(self.delays) if self.delays else None,
+            "errors": len(self.errors),
+        }
+
+
+@dataclass
 class LoadResult:
     """A whole load-test run: the app and (optionally) the bare page under the same load."""
 
@@ -223,10 +290,13 @@ class LoadResult:
     app: TargetResult
     bare: TargetResult | None = None
     streamlit_options: list[str] = field(default_factory=list)
+    profile: str = "canvas"
+    wall: WallResult | None = None
 
     @property
     def errors(self) -> list[LoadError]:
-        return [*self.app.errors, *(self.bare.errors if self.bare else [])]
+        return [*self.app.errors, *(self.bare.errors if self.bare else []),
+                *(self.wall.errors if self.wall else [])]
 
     @property
     def ratio(self) -> float | None:
@@ -238,15 +308,21 @@ class LoadResult:
     def targets(self) -> dict[str, bool | None]:
         """Whether each target is met (None: not measured)."""
         ratio = self.ratio
-        return {
+        met: dict[str, bool | None] = {
             "zero_errors": not self.errors,
             f"p50_within_{TARGET_RATIO}x_bare": None if ratio is None else ratio <= TARGET_RATIO,
             f"peak_under_{TARGET_PEAK_MB:.0f}_mb": self.app.peak_rss_mb < TARGET_PEAK_MB,
         }
+        if self.wall is not None:
+            met["every_drawing_on_the_wall"] = self.wall.all_arrived
+            met[f"wall_within_{TARGET_WALL_S:.0f}_s"] = (
+                None if not self.wall.delays else max(self.wall.delays) <= TARGET_WALL_S)
+        return met
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
         """JSON-ready summary (with every sample and error when ``samples``)."""
         out: dict[str, Any] = {
+            "profile": self.profile,
             "sessions": self.sessions,
             "seconds": self.seconds,
             "rounds": self.rounds,
@@ -268,6 +344,9 @@ class LoadResult:
             if samples:
                 entry["samples"] = [asdict(s) for s in target.samples]
             out[target.name] = entry
+        if self.wall is not None:
+            out["wall"] = {**self.wall.summary(),
+                           "error_list": [asdict(e) for e in self.wall.errors]}
         return out
 
 
@@ -382,8 +461,12 @@ class _Session:
     page: Page
     rng: random.Random
     t0: float  # wall clock origin of the whole load
+    phone: bool = False  # a finger on a phone (touch events), else the mouse
+    audience: bool = False  # the audience page: its Clear button, drawings go to the wall
     strokes: int = 0
     alive: bool = True
+    cdp: Any = None  # the page's CDP session, for touch events
+    shared: list[float] = field(default_factory=list)  # epoch ms each drawing reached the store
 
     def error(self, kind: str, detail: str) -> None:
         self.target.errors.append(
@@ -399,12 +482,51 @@ async def _page_errors_shown(page: Page) -> tuple[int, int]:
     )
 
 
+# The epoch time (ms) of the first run to finish (not stopped early) since `since` (page
+# clock): the drawing's first rerun, which puts it on the wall.
+FIRST_FINISH_JS = """(since) => { const f = (window.__stWs || []).find(
+  ([t, kind, status]) => kind === 'finish' && status !== 2 && t >= since);
+  return f ? performance.timeOrigin + f[0] : null; }"""
+
+
+async def _draw(session: _Session, strokes: Sequence[Sequence[Point]]) -> None:
+    """Draw ``strokes`` (in DRAWN_ON-px coordinates, scaled to the canvas) with the session's
+    mouse or finger."""
+    page = session.page
+    canvas = page.locator(CANVAS_SELECTOR).first
+    await canvas.scroll_into_view_if_needed()
+    size = await canvas.evaluate(CANVAS_SIZE_JS)
+    k = size[0] / DRAWN_ON
+    scaled = [[(x * k, y * k) for x, y in stroke] for stroke in strokes]
+    if not session.phone:
+        await aio.draw_strokes(page, scaled)
+        return
+    if session.cdp is None:
+        session.cdp = await page.context.new_cdp_session(page)
+    for event in touch_events(scaled, canvas_map(await canvas.bounding_box(), size), 4):
+        await session.cdp.send("Input.dispatchTouchEvent", event)
+
+
+async def _clear(session: _Session, timeout_ms: float) -> None:
+    """Clear the canvas (the audience page's Clear button, else the canvas's bin) and wait for
+    the rerun (and, on the audience page, for the empty answer)."""
+    page = session.page
+    if not session.audience:
+        await aio.reset_and_wait(page, timeout=timeout_ms)
+        return
+    since = await aio.page_now(page)
+    await page.locator(AUDIENCE_CLEAR).last.click(timeout=timeout_ms)
+    await page.wait_for_function(RUN_AFTER_JS, arg=since, timeout=timeout_ms, polling=50)
+    await page.wait_for_function(METRIC_EQUALS_JS, arg=["Prediction", "–"], timeout=timeout_ms,
+                                 polling=50)
+
+
 async def _one_stroke(session: _Session, timeout_ms: float, record: bool) -> None:
     """Draw a digit, time its rerun, check the page, clear the canvas."""
     page = session.page
     digit = session.rng.choice(sorted(DIGITS))
     since = await aio.page_now(page)
-    await aio.draw_strokes(page, jittered(DIGITS[digit], session.rng))
+    await _draw(session, jittered(DIGITS[digit], session.rng))
     run = await aio.wait_for_stroke_run(page, since, timeout=timeout_ms)
     exceptions, app_errors = await _page_errors_shown(page)
     if exceptions:
@@ -414,23 +536,29 @@ async def _one_stroke(session: _Session, timeout_ms: float, record: bool) -> Non
         session.error("app-error", " | ".join(texts))
     if run.status not in OK_STATUSES:
         session.error("rerun-failed", f"script finished with status {run.status}")
-    elif record:
-        assert run.requested is not None  # a stroke's run is found from its request
-        session.strokes += 1
-        session.target.samples.append(
-            StrokeSample(
-                session=session.index,
-                digit=digit,
-                to_end=run.to_end,
-                to_request=run.requested - run.origin,
-                queue=run.start - run.requested,
-                run=run.run,
-                status=run.status,
-                at=time.monotonic() - session.t0,
+    else:
+        if session.audience:
+            if await page.get_by_text(UNREACHABLE_TEXT).count():
+                session.error("wall", f"the page says the big screen {UNREACHABLE_TEXT}")
+            else:
+                session.shared.append(float(await page.evaluate(FIRST_FINISH_JS, since)))
+        if record:
+            assert run.requested is not None  # a stroke's run is found from its request
+            session.strokes += 1
+            session.target.samples.append(
+                StrokeSample(
+                    session=session.index,
+                    digit=digit,
+                    to_end=run.to_end,
+                    to_request=run.requested - run.origin,
+                    queue=run.start - run.requested,
+                    run=run.run,
+                    status=run.status,
+                    at=time.monotonic() - session.t0,
+                )
             )
-        )
     # Clear (untimed) so the next digit lands on an empty canvas.
-    await aio.reset_and_wait(page, timeout=timeout_ms)
+    await _clear(session, timeout_ms)
 
 
 async def _session_loop(session: _Session, deadline: float, timeout_ms: float) -> None:
@@ -458,18 +586,22 @@ async def _session_loop(session: _Session, deadline: float, timeout_ms: float) -
 
 async def _new_session(
     browser: Browser, target: TargetResult, url: str, index: int, seed: int, t0: float,
-    timeout_ms: float,
+    timeout_ms: float, *, phone: bool = False, audience: bool = False,
 ) -> _Session:
-    """A fresh context on ``url``, loaded, warmed up with one untimed digit.
+    """A fresh context on ``url`` (a touch phone when ``phone``), loaded, warmed up with one
+    untimed digit.
 
     A session that fails to get there is returned dead, with the error recorded.
     """
     from playwright.async_api import Error as PlaywrightError
 
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    width, height = PHONE if phone else DESKTOP
+    context = await browser.new_context(viewport={"width": width, "height": height},
+                                        has_touch=phone)
     page = await context.new_page()
     await aio.hook_websocket(page)  # before the app's WebSocket
-    session = _Session(index, target, url, page, random.Random(seed * 1000 + index), t0)
+    session = _Session(index, target, url, page, random.Random(seed * 1000 + index), t0,
+                       phone=phone, audience=audience)
     page.on("pageerror", lambda exc: session.error("pageerror", str(exc)))
 
     def on_console(msg: Any) -> None:
@@ -496,6 +628,95 @@ def schedule(rounds: int, n_targets: int) -> list[int]:
     return order
 
 
+# --------------------------------------------------------------------- the projector
+
+# Installed on the projector's page: logs (epoch ms, the wall's tally) whenever the count
+# changes, and counts the times the wall says it is not available.
+WALL_LOG_JS = """() => {
+  if (window.__wallLog) return;
+  const log = window.__wallLog = {counts: [], warnings: 0, warning: null};
+  let last = null, warned = false;
+  const scan = () => {
+    const tally = document.querySelector('.st-key-crowd_wall .crowd-tally');
+    const n = tally ? Number(tally.dataset.drawn) : null;
+    if (n !== null && n !== last) {
+      last = n; log.counts.push([performance.timeOrigin + performance.now(), n]);
+    }
+    const box = document.querySelector('.st-key-crowd_wall [data-testid="stAlert"]');
+    if (box && !warned) { log.warnings += 1; log.warning = box.innerText.slice(0, 300); }
+    warned = !!box;
+  };
+  scan();
+  new MutationObserver(scan).observe(document.body, {subtree: true, childList: true,
+    characterData: true, attributes: true, attributeFilter: ['data-drawn']});
+}"""
+WALL_STATE_JS = """() => { const g = document.querySelector('.st-key-crowd_wall .crowd-grid');
+  return {log: window.__wallLog, tiles: g ? Number(g.dataset.count) : 0}; }"""
+WALL_SHOWS_JS = """(n) => { const t = document.querySelector('.st-key-crowd_wall .crowd-tally');
+  return t !== null && Number(t.dataset.drawn) === n; }"""
+
+
+async def _open_projector(browser: Browser, url: str, wall: WallResult, t0: float,
+                          timeout_ms: float) -> Page:
+    """The projector's page (1920x1080) on ``url``, its wall's count being logged."""
+    context = await browser.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]})
+    page = await context.new_page()
+    await aio.hook_websocket(page)
+    page.on("pageerror", lambda exc: wall.errors.append(
+        LoadError(-2, "pageerror", f"projector: {exc}"[:500], time.monotonic() - t0)))
+    await aio.open_app(page, url, timeout=timeout_ms * 2)
+    await page.locator(".st-key-crowd_wall .crowd-tally").first.wait_for(timeout=timeout_ms)
+    await page.evaluate(WALL_LOG_JS)
+    return page
+
+
+def wall_delays(put_ms: Sequence[float], counts: Sequence[tuple[float, int]]) -> list[float]:
+    """Seconds from each drawing reaching the store to the projector showing it.
+
+    ``put_ms``: epoch ms each drawing reached the store; ``counts``: (epoch ms, the wall's
+    count) as the projector's count changed. The k-th drawing to arrive is the one the count
+    first reaching k shows (counts only grow here: the load test never clears nor undoes).
+    Drawings the count never reached are left out; a delay below 0 (the phone heard of its
+    run after the projector showed it) is 0.
+    """
+    delays = []
+    for k, put in enumerate(sorted(put_ms), start=1):
+        seen = next((t for t, n in counts if n >= k), None)
+        if seen is not None:
+            delays.append(max(0.0, (seen - put) / 1000))
+    return delays
+
+
+async def _check_projector(page: Page, wall: WallResult, store: SQLiteWall,
+                           puts: Sequence[float], t0: float, wait_ms: float) -> None:
+    """After the load: the store's count, the projector's (waiting up to ``wait_ms`` for it to
+    show every entry), its tiles, its errors and the wall's delays (``puts``: epoch ms each
+    shared drawing reached the store)."""
+    def fail(kind: str, detail: str) -> None:
+        wall.errors.append(LoadError(-2, kind, detail[:500], time.monotonic() - t0))
+
+    try:
+        wall.stored = store.tally().drawn
+    except Exception as exc:  # the report says what went wrong; the run goes on
+        fail("wall", f"the store could not be read: {exc}")
+    from playwright.async_api import Error as PlaywrightError
+
+    with contextlib.suppress(PlaywrightError):  # a mismatch is reported, not raised
+        await page.wait_for_function(WALL_SHOWS_JS, arg=wall.stored, timeout=wait_ms,
+                                     polling=100)
+    state = await page.evaluate(WALL_STATE_JS)
+    log = state["log"] or {"counts": [], "warnings": 0}
+    counts = [(float(t), int(n)) for t, n in log["counts"]]
+    wall.shown = counts[-1][1] if counts else -1
+    wall.tiles = int(state["tiles"])
+    if log["warnings"]:
+        fail("wall", f"the projector's wall said {log['warnings']} time(s): {log['warning']}")
+    exceptions, app_errors = await _page_errors_shown(page)
+    if exceptions or app_errors:
+        fail("exception", f"projector: {exceptions} exception(s), {app_errors} error box(es)")
+    wall.delays = wall_delays(puts, counts)
+
+
 async def _drive(
     pages: list[tuple[TargetResult, str, int]],
     *,
@@ -506,19 +727,32 @@ async def _drive(
     timeout_ms: float,
     headless: bool,
     progress: bool,
+    profile: str = "canvas",
+    wall: WallResult | None = None,
+    store: SQLiteWall | None = None,
 ) -> None:
-    """Open every session, then let each page's sessions draw in turn."""
+    """Open every session (and the audience profile's projector), then let each page's
+    sessions draw in turn."""
     t0 = time.monotonic()
+    phone = profile == "audience"
     async with chromium_async(headless=headless, extra_args=LOAD_ARGS) as browser:
+        projector = None
+        if wall is not None:  # before the phones, so it sees every drawing arrive
+            projector = await _open_projector(browser, pages[0][1] + PROJECTOR_QUERY, wall,
+                                              t0, timeout_ms)
         opened: list[list[_Session]] = []
-        for target, url, _pid in pages:
+        for which, (target, url, _pid) in enumerate(pages):
             # Two at a time: opening is not measured, but should not time out.
             gate = asyncio.Semaphore(2)
+            audience = phone and which == 0
+            page_url = url + AUDIENCE_QUERY if audience else url
 
-            async def open_one(i: int, target: TargetResult = target, url: str = url,
-                               gate: asyncio.Semaphore = gate) -> _Session:
+            async def open_one(i: int, target: TargetResult = target, url: str = page_url,
+                               gate: asyncio.Semaphore = gate,
+                               audience: bool = audience) -> _Session:
                 async with gate:
-                    return await _new_session(browser, target, url, i, seed, t0, timeout_ms)
+                    return await _new_session(browser, target, url, i, seed, t0, timeout_ms,
+                                              phone=phone, audience=audience)
 
             opened.append(list(await asyncio.gather(*(open_one(i) for i in range(sessions)))))
         loop = asyncio.get_running_loop()
@@ -535,6 +769,10 @@ async def _drive(
             target.server_cpu_s += tree_cpu_seconds(pid) - cpu
         for (target, _, _), group in zip(pages, opened, strict=True):
             target.strokes_per_session = [s.strokes for s in group]
+        if projector is not None and wall is not None and store is not None:
+            puts = [t for s in opened[0] for t in s.shared]
+            wall.shared = len(puts)
+            await _check_projector(projector, wall, store, puts, t0, wait_ms=15_000)
 
 
 def _server_problems(server: StreamlitServer, target: TargetResult, t0: float) -> None:
@@ -562,15 +800,20 @@ def run_load(
     headless: bool = True,
     progress: bool = False,
     streamlit_options: Sequence[str] = (),
+    profile: str = "canvas",
 ) -> LoadResult:
     """Run the load test; see the module docstring. Paths are relative to the repo root.
 
     ``seconds`` is the drawing time per page, split into ``rounds`` chunks that
     alternate with the other page's. ``bare=None`` loads the app alone.
     ``streamlit_options`` (``"section.name=value"``) go to both servers' command lines.
+    ``profile``: "canvas" (desktop sessions with a mouse) or "audience" (phones with a finger
+    on ``?mode=audience``, sharing to a wall of their own, and a projector page).
     """
     if sessions < 1 or seconds <= 0 or rounds < 1:
         raise ValueError("need sessions >= 1, seconds > 0, rounds >= 1")
+    if profile not in PROFILES:
+        raise ValueError(f"profile: expected one of {', '.join(PROFILES)}, received {profile!r}")
     server_args: list[str] = []
     for option in streamlit_options:
         key, sep, value = option.partition("=")
@@ -582,13 +825,22 @@ def run_load(
         name: TargetResult(name, str(script), sessions, float(seconds)) for name, script in scripts
     }
     t0 = time.monotonic()
+    wall = WallResult() if profile == "audience" else None
     with contextlib.ExitStack() as stack:
+        store = None
+        app_env: dict[str, str] = {}
+        if wall is not None:  # the app's own wall, empty at the start
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="wall-")))
+            store = SQLiteWall(folder / "wall.sqlite3")
+            stack.callback(store.close)
+            app_env[WALL_URL_ENV] = f"sqlite://{store.path}"
         servers: dict[str, StreamlitServer] = {}
         samplers: dict[str, MemorySampler] = {}
         for name, script in scripts:
             path = script if script.is_absolute() else REPO_ROOT / script
             servers[name] = stack.enter_context(
-                streamlit_server(path, extra_args=server_args)
+                streamlit_server(path, extra_args=server_args,
+                                 env=app_env if name == "app" else None)
             )
             samplers[name] = stack.enter_context(MemorySampler(servers[name].process.pid))
         pages = [(results[name], servers[name].url, servers[name].process.pid)
@@ -599,7 +851,8 @@ def run_load(
             try:
                 asyncio.run(_drive(pages, sessions=sessions, seconds=seconds, rounds=rounds,
                                    seed=seed, timeout_ms=timeout_s * 1000, headless=headless,
-                                   progress=progress))
+                                   progress=progress, profile=profile, wall=wall,
+                                   store=store))
             except BaseException as exc:  # re-raised in the caller's thread
                 failure.append(exc)
 
@@ -614,7 +867,7 @@ def run_load(
             results[name].hwm_mb = samplers[name].hwm_mb
             _server_problems(servers[name], results[name], t0)
     return LoadResult(sessions, float(seconds), rounds, results["app"], results.get("bare"),
-                      list(streamlit_options))
+                      list(streamlit_options), profile, wall)
 
 
 # ----------------------------------------------------------------------- report
@@ -626,8 +879,11 @@ def _ms(value: float | None) -> str:
 
 def report(result: LoadResult) -> str:
     """Human-readable report."""
+    who = ("phones (390x844, a finger) on ?mode=audience, sharing, and one projector page; "
+           "the bare page's sessions are the same phones; "
+           if result.profile == "audience" else "")
     lines = [
-        f"load test: {result.sessions} sessions per page, {result.seconds:.0f} s per page in "
+        f"load test: {who}{result.sessions} sessions per page, {result.seconds:.0f} s per page in "
         f"{result.rounds} round(s) (pages alternate), one headless Chromium"
         + (f"; servers run with {' '.join(result.streamlit_options)}"
            if result.streamlit_options else ""),
@@ -655,8 +911,15 @@ def report(result: LoadResult) -> str:
             lines.append(f"{'':26} console: {text}")
     if result.ratio is not None:
         lines.append(f"p50 ratio app / bare: {result.ratio:.2f}x")
+    if result.wall is not None:
+        w = result.wall.summary()
+        delay = ("" if w["delay_p50_s"] is None else
+                 f"; from the store to the projector p50 {w['delay_p50_s']:.2f} s, p95 "
+                 f"{w['delay_p95_s']:.2f} s, max {w['delay_max_s']:.2f} s")
+        lines.append(f"crowd wall: {w['shared']} drawings shared, {w['stored']} in the store, "
+                     f"the projector's tally shows {w['shown']} ({w['tiles']} tiles){delay}")
     for error in result.errors[:20]:
-        where = "server" if error.session < 0 else f"session {error.session}"
+        where = {-1: "server", -2: "projector"}.get(error.session, f"session {error.session}")
         lines.append(f"ERROR [{error.at:6.1f}s] {where} {error.kind}: {error.detail}")
     if len(result.errors) > 20:
         lines.append(f"... and {len(result.errors) - 20} more errors")
@@ -671,6 +934,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=4, help="concurrent sessions (4)")
+    parser.add_argument("--profile", choices=PROFILES, default="canvas",
+                        help="canvas: desktop sessions with a mouse on the app; audience: "
+                        "phones sharing to the crowd wall, and a projector page (canvas)")
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="drawing time per page, seconds (60)")
     parser.add_argument("--rounds", type=int, default=2,
@@ -699,7 +965,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run_load(args.app, None if args.no_bare else args.bare,
                           sessions=args.sessions, seconds=args.seconds, rounds=args.rounds,
                           seed=args.seed, timeout_s=args.timeout, headless=not args.headed,
-                          progress=True, streamlit_options=args.streamlit_option)
+                          progress=True, streamlit_options=args.streamlit_option,
+                          profile=args.profile)
     except ValueError as exc:
         parser.error(str(exc))
     if args.json:

@@ -154,9 +154,10 @@ def test_the_wall_shows_the_drawings_and_the_presenter_can_clear_it(store, monke
     at = run(None, view="wall")
     text = html_text(at)
     assert text.count('class="crowd-tile"') == 2
-    assert "2 of 2" not in text and "1 of 2 checked by their authors were right" in text
+    assert "2 of 2" not in text and "1 of 2 checked were right" in text
     assert "9 read as 4" in text
-    assert "http://talk.example:8501/?mode=audience" in text
+    assert '<p class="join-url" title="http://talk.example:8501/?mode=audience">' \
+        'talk.example:8501/?mode=audience</p>' in text  # the URL to type, without http://
     assert len(at.get("image")) == 1  # the QR code
     at.button(key="wall_clear").click()
     at = run(None, at)
@@ -216,3 +217,65 @@ def test_a_locked_database_loses_nothing_and_the_drawing_follows_later(store, mo
     assert store.latest(10)[0].label is None  # the label did not reach the wall yet
     at = run(phone_canvas(7), at)
     assert store.latest(10)[0].label == 1 and "cannot be reached" not in captions(at)
+
+
+class _FillingWall(SQLiteWall):
+    """A wall on a disk that is full while ``full`` is set: the database cannot grow (what
+    SQLite does when the disk is full)."""
+
+    full = True
+
+    def _connect(self):
+        inner = super()._connect()
+        wall = self
+
+        class _Limited:
+            def __enter__(self):
+                db = inner.__enter__()
+                pages = db.execute("PRAGMA page_count").fetchone()[0]
+                db.execute(f"PRAGMA max_page_count={pages if wall.full else 2**30}")
+                return db
+
+            def __exit__(self, *exc):
+                return inner.__exit__(*exc)
+
+        return _Limited()
+
+
+def test_a_full_disk_loses_no_page_state_and_the_drawing_follows_later(tmp_path, monkeypatch):
+    path = tmp_path / "wall.sqlite3"
+    monkeypatch.setenv("DIGITS_WALL_URL", f"sqlite://{path}")
+    monkeypatch.setattr(ui.wall, "_failure", {})
+    monkeypatch.setattr(ui.wall, "RETRY_AFTER", 0.0)
+    filling = _FillingWall(path)
+    for k in range(40):  # fill the database's last free page
+        try:
+            filling.put(f"old{k}", np.full((28, 28), k, np.uint8), 1)
+        except ui.wall.WallUnavailable:
+            break
+    else:
+        pytest.fail("the database never filled up")
+    ui.wall._opened.clear()
+    monkeypatch.setattr(ui.wall, "open_wall", lambda url: filling)
+    try:
+        at = run(phone_canvas(7))
+        at.pills(key="audience_label-0").set_value(1)
+        at = run(phone_canvas(7), at)
+        assert metric(at) == "7" and not at.error
+        assert "cannot be reached right now" in captions(at)
+        assert "You said: 1" in captions(at)  # what the visitor did is kept
+        assert at.pills(key="audience_label-0").value == 1
+        assert 7 not in [e.predicted for e in SQLiteWall(path).latest(100)]
+        filling.full = False  # room again: the next stroke sends the drawing
+        at = run(phone_canvas(7), at)
+        assert "cannot be reached" not in captions(at)
+        newest = SQLiteWall(path).latest(1)[0]
+        assert (newest.predicted, newest.label) == (7, 1)
+    finally:
+        ui.wall._opened.clear()
+
+
+def test_the_audience_page_has_no_tabs(store):
+    # (the sidebar is hidden by the page's CSS: tests/e2e/test_audience.py looks for it)
+    at = run(phone_canvas(3))
+    assert not at.tabs and metric(at) == "3"

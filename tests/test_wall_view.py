@@ -40,6 +40,7 @@ def test_tiles_show_the_answer_and_what_the_author_said():
     entries = [entry("a", 4, 9), entry("b", 3, 3), entry("c", 7, None)]
     page = wall_view.wall_html(entries, tally([(4, 9), (3, 3), (7, None)]))
     assert page.count('class="crowd-tile"') == 3 and 'data-count="3"' in page
+    assert 'data-drawn="3"' in page  # the tally's count, read by the load test
     answers = re.findall(r'class="crowd-answer">(\d)<', page)
     assert answers == ["4", "3", "7"]
     assert page.count("crowd-said right") == 1 and "was 9</span>" in page
@@ -48,15 +49,15 @@ def test_tiles_show_the_answer_and_what_the_author_said():
 
 def test_tally_text_counts_right_and_confusions():
     text = wall_view.tally_text(tally([(4, 9), (4, 9), (1, 7), (3, 3), (5, 5), (2, None)]))
-    assert text.startswith("6 drawings · 2 of 5 checked by their authors were right (40%)")
-    assert text.endswith("mixed up most: 9 read as 4 (2×), 7 read as 1 (1×)")
+    assert text.startswith("6 drawings · 2 of 5 checked were right (40%)")
+    assert text.endswith("mixed up: 9 read as 4 (2×), 7 read as 1 (1×)")
     assert wall_view.tally_text(tally([(2, None)])) == "1 drawing"
 
 
 def test_an_empty_wall_invites_people_in():
     page = wall_view.wall_html([], tally([]))
     assert wall_view.EMPTY_TEXT in page and "crowd-tile" not in page
-    assert "0 drawings" in page
+    assert "0 drawings" in page and 'data-drawn="0"' in page
 
 
 def test_projector_text_is_at_least_28px_at_1920():

@@ -20,7 +20,7 @@ BASE_CSS = """<style>
 .st-key-verdict_not_a_digit [data-testid="stMetricValue"] { font-size: 2.4rem; color: #6b6b6b; }
 @media (max-width: 640px) {
   h1 { font-size: 1.45rem !important; line-height: 1.25 !important; padding: .2rem 0 !important; }
-  .block-container, [data-testid="stMainBlockContainer"] { padding-top: 2.6rem !important; }
+  .block-container, [data-testid="stMainBlockContainer"] { padding-top: 3.5rem !important; }
 }
 </style>"""
 
@@ -61,18 +61,24 @@ PRESENT_CSS = """<style>
   line-height: 1 !important; }
 .st-key-prediction [data-testid="stMetricLabel"] p,
 .st-key-prediction [data-testid="stMetricDelta"] div { font-size: var(--text) !important; }
-.prob-bars { font-size: var(--text); line-height: 1.15; }
+.prob-bars { font-size: var(--text); line-height: 1.15; width: 100%; min-width: 9em; }
+.st-key-draw_prediction [data-testid="stMarkdown"],
+.st-key-draw_prediction [data-testid="stMarkdownContainer"] { width: 100%; }
 .st-key-draw_input .pictures img { max-height: 26vh; width: auto; }
 .st-key-draw_input .pictures figcaption { font-size: var(--text); line-height: 1.2;
   text-align: left; }
 .st-key-present_side { min-width: 0; flex: 1 1 0; }
-.st-key-join_qr [data-testid="stImage"] img { max-width: 24vh !important; }
+.st-key-present_side .st-key-join_qr [data-testid="stImage"] img {
+  width: 19vh !important; max-width: 100% !important; }
 .st-key-join_qr .join-title, .st-key-join_qr .join-url { font-size: var(--text); }
 .st-key-crowd_wall .crowd-tally { font-size: var(--text); }
 .st-key-crowd_wall .crowd-grid {
-  grid-template-columns: repeat(auto-fill, minmax(max(64px, 10vh), 1fr)); }
+  grid-template-columns: repeat(auto-fill, minmax(min(9vh, calc(33% - 6px)), 1fr)); }
 .st-key-crowd_wall .crowd-answer { font-size: calc(var(--text) * 1.1); }
-.st-key-crowd_wall .crowd-said { font-size: calc(var(--text) * .8); }
+.st-key-crowd_wall .crowd-said { font-size: var(--text); }
+.st-key-present_head .stButton button [data-testid="stIconMaterial"],
+.st-key-present_canvas .stButton button [data-testid="stIconMaterial"],
+.st-key-crowd_wall .stButton button [data-testid="stIconMaterial"] { font-size: var(--text); }
 .st-key-verdict_unsure [data-testid="stMetricValue"] { font-size: 10vh !important; }
 .st-key-verdict_not_a_digit [data-testid="stMetricValue"] { font-size: 7vh !important; }
 @media (max-width: 700px) {

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PUBLIC_URL_ENV = "DIGITS_PUBLIC_URL"
-WALL_REFRESH = 2.0  # seconds between the wall's refreshes (a drawing shows within 3 s)
+# Seconds between the wall's refreshes: a drawing shows within 3 s even with 8 phones drawing
+# (the refresh reads the store and renders 12 tiles, ~10 ms; 2 s gave a worst case of 3.2 s).
+WALL_REFRESH = 1.5
 WALL_SHOWN = 24  # drawings on the wall
 RETRY_AFTER = 10.0  # seconds before a store that failed is tried again (keeps strokes quick)
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
@@ -37,6 +39,40 @@ JOIN_CSS = """<style>
 .join-note { font-size: max(14px, .8vw); color: #8a5a00; margin: .3em 0 0 0; }
 .st-key-crowd_wall .stButton button { font-size: max(14px, .8vw); }
 </style>"""
+
+# On a wide screen (a projector) the wall shows the tiles that fit above the window's bottom
+# edge and hides the rest, so the page never scrolls whatever the window's height; on a
+# narrow one (a phone, where the page scrolls anyway) it shows them all. Runs on every render
+# of the wall and on resize.
+WALL_FIT_JS = """<script>
+(() => {
+  const fit = () => {
+    const tiles = document.querySelectorAll(".st-key-crowd_wall .crowd-tile");
+    tiles.forEach((t) => { t.style.display = ""; });
+    if (window.innerWidth <= 700) return;
+    const bottom = window.innerHeight - 6;
+    tiles.forEach((t) => {
+      if (t.getBoundingClientRect().bottom > bottom) t.style.display = "none";
+    });
+    // What follows the tiles (gaps, padding) may still make the page scroll: drop the last
+    // row's tiles one by one until it does not.
+    const main = document.querySelector('[data-testid="stMain"]');
+    const shown = [...tiles].filter((t) => t.style.display !== "none");
+    while (main && shown.length && main.scrollHeight > main.clientHeight + 1) {
+      shown.pop().style.display = "none";
+    }
+  };
+  fit();
+  if (!window.__digitsWallFit) {
+    let queued = false;
+    const later = () => { if (!queued) { queued = true;
+      requestAnimationFrame(() => { queued = false; fit(); }); } };
+    window.__digitsWallFit = new MutationObserver(later);
+    window.__digitsWallFit.observe(document.body, { childList: true, subtree: true });
+    window.addEventListener("resize", later);
+  }
+})();
+</script>"""
 
 
 # ------------------------------------------------------------------------------ the store
@@ -163,16 +199,25 @@ def join_url() -> tuple[str, str | None]:
 # ------------------------------------------------------------------------ the projector
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _qr_png(url: str) -> bytes:
+    """The join URL's QR code as PNG, made once per URL (it takes ~20 ms, and the projector's
+    page reruns every few seconds)."""
+    return qr.qr_png(url, scale=8)
+
+
 def join_qr(url: str, note: str | None = None) -> None:
-    """The QR code of ``url`` and the URL in large text (container ``join_qr``)."""
+    """The QR code of ``url`` and the URL in large text (container ``join_qr``); an http URL
+    is written without its ``http://``, which phones' browsers add (it saves a line)."""
     with st.container(key="join_qr"):
         st.html(JOIN_CSS)
         st.html('<p class="join-title">Draw along on your phone</p>')
         try:
-            st.image(qr.qr_png(url, scale=8), width="stretch")
+            st.image(_qr_png(url), width="stretch")
         except ValueError as exc:
             st.warning(f"No QR code for this address ({exc}).", icon=":material/warning:")
-        st.html(f'<p class="join-url">{html.escape(url)}</p>')
+        shown = url.removeprefix("http://")
+        st.html(f'<p class="join-url" title="{html.escape(url)}">{html.escape(shown)}</p>')
         if note:
             st.html(f'<p class="join-note">{html.escape(note)}</p>')
 
@@ -192,6 +237,13 @@ def crowd_wall(shown: int = WALL_SHOWN) -> None:
     that cannot be used is reported here; the rest of the page keeps working."""
     with st.container(key="crowd_wall"):
         st.html(wall_view.WALL_CSS)
+        # Above the tiles: the tiles that do not fit the window are hidden, not the button.
+        st.button("Clear the wall", key="wall_clear", on_click=_clear_wall,
+                  icon=":material/delete_sweep:", type="tertiary",
+                  help="Remove every drawing from the wall (for the presenter)")
+        message = st.session_state.get("wall_message")
+        if message:
+            st.warning(message, icon=":material/warning:")
         try:
             entries, tally = with_store(lambda store: (store.latest(shown), store.tally()))
         except WallUnavailable as exc:
@@ -199,9 +251,4 @@ def crowd_wall(shown: int = WALL_SHOWN) -> None:
                        "comes back by itself once its store does.", icon=":material/cloud_off:")
         else:
             st.html(wall_view.wall_html(entries, tally))
-        message = st.session_state.get("wall_message")
-        if message:
-            st.warning(message, icon=":material/warning:")
-        st.button("Clear the wall", key="wall_clear", on_click=_clear_wall,
-                  icon=":material/delete_sweep:", type="tertiary",
-                  help="Remove every drawing from the wall (for the presenter)")
+            st.html(WALL_FIT_JS, unsafe_allow_javascript=True)

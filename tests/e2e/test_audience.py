@@ -8,13 +8,18 @@ not how fast (timings belong in benchmarks: ``scripts/loadtest.py --profile audi
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
+import zxingcpp
+from PIL import Image
 
+from digits.wall import open_wall
 from scripts import serve_cluster
 
 from . import harness
@@ -27,8 +32,10 @@ PHONE = (390, 844)
 # A 7 in the phone canvas's 340 px (the Draw tab's stroke scaled by 340/280).
 SEVEN = [[(85, 73), (170, 70), (255, 73), (219, 134), (182, 194), (152, 285)]]
 BAR = [[(170, 60), (170, 280)]]  # a 1
-WALL_COUNT_JS = """() => { const g = document.querySelector('.st-key-crowd_wall .crowd-grid');
-  return g ? Number(g.dataset.count) : 0; }"""
+SEVEN_280 = [[(70, 60), (140, 58), (210, 60), (180, 110), (150, 160), (125, 235)]]
+# The wall's tally (not the tiles shown, which stop at the projector's 12).
+WALL_COUNT_JS = """() => { const t = document.querySelector('.st-key-crowd_wall .crowd-tally');
+  return t ? Number(t.dataset.drawn) : 0; }"""
 # The page's scroll position, and the largest one seen since install (a drawing finger that
 # scrolled the page even for a moment shows here).
 SCROLL_PROBE_JS = """() => { window.__maxScroll = 0;
@@ -92,6 +99,8 @@ def test_the_phone_flow(browser: Browser, app_url: str) -> None:
     page = phone(browser, app_url)
     try:
         assert harness.read_metric(page, "Prediction") == "–"
+        assert not page.locator('[data-testid="stSidebar"]').is_visible()  # no sidebar
+        assert page.locator('[data-baseweb="tab-list"]').count() == 0  # no tabs
         page.evaluate(SCROLL_PROBE_JS)
         harness.draw_strokes_touch(page, SEVEN, steps=8)
         harness.wait_for_metric_value(page, "Prediction", "7")
@@ -172,3 +181,100 @@ def test_a_drawing_reaches_the_wall_through_nginx(browser: Browser, nginx: str, 
         pytest.fail(str(exc), pytrace=False)
     print("\nwall latency, two processes behind nginx: "
           + ", ".join(f"{t:.2f} s" for t in latencies))
+
+
+# The projector page's geometry: overflow (document, stMain, sideways), the canvas's box, the
+# smallest font of any element with text of its own, the tiles shown and whether they are all
+# in the window, the probability bars' track widths, the "Clear the wall" button's box.
+PRESENT_GEOMETRY_JS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const doc = document.scrollingElement;
+  const box = (el) => { if (!el) return null; const r = el.getBoundingClientRect();
+    return {x: r.x, y: r.y, right: r.right, bottom: r.bottom, width: r.width}; };
+  let smallest = 1e9, what = null;
+  for (const el of document.querySelectorAll('.present-title, .st-key-present_row *')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const r = el.getBoundingClientRect();
+    if (!own || !r.width || !r.height) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < smallest) { smallest = size; what = el.textContent.trim().slice(0, 40); }
+  }
+  const tiles = [...document.querySelectorAll('.st-key-crowd_wall .crowd-tile')]
+    .filter((t) => t.getBoundingClientRect().height > 0);
+  return {
+    overflow: [doc.scrollHeight - doc.clientHeight, main.scrollHeight - main.clientHeight,
+               doc.scrollWidth - doc.clientWidth],
+    canvas: box(document.querySelector('.st-key-present_canvas')),
+    smallest, what,
+    tiles: tiles.length,
+    tilesInside: tiles.every((t) => t.getBoundingClientRect().bottom <= innerHeight),
+    tracks: [...document.querySelectorAll('.prob-bars .pb-track')]
+      .map((t) => t.getBoundingClientRect().width),
+    clearWall: box(document.querySelector('.st-key-wall_clear button')),
+  };
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [(1920, 1080), (1400, 900), (1024, 768), (390, 844)])
+def test_the_projector_page_fits(browser: Browser, app_url: str, wall_env: str,
+                                 viewport: tuple[int, int]) -> None:
+    """Nothing cropped, no scrolling on a projector (tiles that do not fit are left out), text
+    >= 28 px at 1080p, and probability bars with room to show on a phone."""
+    store = open_wall(wall_env)
+    for k in range(14):  # more than the projector shows
+        store.put(f"fit-{k}", np.full((28, 28), 40 * (k % 6), np.uint8), k % 10, k % 10)
+    width, height = viewport
+    page, errors = harness.new_page(browser, viewport=viewport, has_touch=width < 700)
+    try:
+        harness.open_app(page, app_url + "?mode=present&attract=off")
+        seven = [[(x * 1.5, y * 1.5) for x, y in stroke] for stroke in SEVEN_280]
+        if width < 700:
+            harness.draw_strokes_touch(page, seven, steps=8)
+        else:
+            harness.draw_strokes(page, seven, steps=8)
+        harness.wait_for_metric_value(page, "Prediction", "7")
+        page.wait_for_function(f"() => ({WALL_COUNT_JS})() >= 14", timeout=15_000)
+        harness.wait_for_app_idle(page)
+        page.wait_for_timeout(300)  # the wall's tiles are fitted on the next frame
+        g = page.evaluate(PRESENT_GEOMETRY_JS)
+        assert g["overflow"][2] <= 1, g  # never sideways
+        canvas = g["canvas"]
+        assert canvas["x"] >= 0 and canvas["right"] <= width, g  # the canvas is not cropped
+        assert all(track >= 40 for track in g["tracks"]) and len(g["tracks"]) == 10, g
+        if width >= 1024:
+            assert max(g["overflow"][:2]) <= 1, g  # no scrolling
+            assert g["tiles"] >= 6 and g["tilesInside"], g  # at least two rows
+            clear = g["clearWall"]
+            assert clear is not None and clear["bottom"] <= height, g
+        if height >= 1080:
+            assert g["smallest"] >= 28, g
+        # The QR code as the screen shows it (scaled to the window) still reads back.
+        shot = page.locator('.st-key-join_qr [data-testid="stImage"] img').first.screenshot()
+        pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("L"))
+        read = [r.text for r in zxingcpp.read_barcodes(pixels)]
+        assert len(read) == 1 and read[0].endswith("/?mode=audience"), read
+        harness.assert_no_exception(page, errors)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.browser
+def test_the_explore_page_on_a_phone_shows_its_title_and_the_canvas_high_up(
+        browser: Browser, app_url: str) -> None:
+    page, errors = harness.new_page(browser, viewport=PHONE, has_touch=True)
+    try:
+        harness.open_app(page, app_url)
+        title = page.evaluate("""() => { const range = document.createRange();
+          range.selectNodeContents(document.querySelector('h1'));
+          const r = range.getBoundingClientRect(); return {y: r.y, height: r.height}; }""")
+        header = page.locator('[data-testid="stHeader"] button').first.bounding_box()
+        canvas = harness.canvas_locator(page).bounding_box()
+        assert title is not None and header is not None and canvas is not None
+        # its text starts below the header's button (the sidebar's), not under it
+        assert title["y"] >= header["y"] + header["height"], (title, header)
+        assert title["height"] <= 80  # at most two short lines
+        assert canvas["y"] + canvas["height"] <= PHONE[1] * 0.6
+        harness.assert_no_exception(page, errors)
+    finally:
+        page.context.close()
