@@ -401,7 +401,7 @@ def outcome_details(finished: Finished, state: RetrainState) -> None:
                    f"{state.limit}).")
         return
     with friendly("comparing with the shipped model"):
-        side_by_side(entry)
+        side_by_side(entry, finished.plan)
     st.fragment(comparison)(entry)
     d1, d2, _ = st.columns([1, 1, 2])
     d1.download_button("Download weights (.npz)",
@@ -414,23 +414,42 @@ def outcome_details(finished: Finished, state: RetrainState) -> None:
                        on_click="ignore")
 
 
-def side_by_side(entry: ModelEntry) -> None:
+def drawings_row(plan: Plan) -> tuple[str, tuple[np.ndarray, np.ndarray]]:
+    """The side-by-side table's "your drawings" row: its name and (X (k, 784), y (k,)): the
+    drawings the new network never trained on (all of them after a training run; after
+    fine-tuning the held-out ones and any labelled since), or, when there are none, those it
+    was fine-tuned on, and the name says so."""
+    store = teach.drawings()
+    trained = set(plan.trained_ids) if plan.kind == "finetune" else set()
+    unseen = [i for i in store.ids() if i not in trained]
+    if unseen or not len(store):
+        X, y = store.arrays(unseen)
+        name = (f"Your drawings ({len(y)})" if not trained else
+                f"Your drawings ({len(y)} it never trained on)")
+        return name, (X, y)
+    X, y = store.arrays()
+    return (f"Your drawings ({len(y)}, all fine-tuned on: fewer than {jobs.HOLD_OUT_FROM}, "
+            "so none held out; flatters it)"), (X, y)
+
+
+def side_by_side(entry: ModelEntry, plan: Plan) -> None:
     """The new network against the shipped one: MNIST test, the drawn-digit set and the
-    user's own labelled drawings, as a small table."""
+    user's own labelled drawings (the ones it did not train on, when there are), as a small
+    table."""
     shipped, _ = shipped_models()
     base = shipped.get(DEFAULT)
     pairs = [(base, "Shipped: " + base.label)] if base is not None else []
     pairs.append((entry, "New: " + entry.label))
-    X, y = teach.drawings().arrays()
-    rows = {"MNIST test (10 000 images)": [], "Our drawn digits (1 000)": [],
-            f"Your drawings ({len(y)})": []}
+    mine, (X, y) = drawings_row(plan)
+    rows: dict[str, list[str]] = {"MNIST test (10 000 images)": [],
+                                  "Our drawn digits (1 000)": [], mine: []}
     for model_entry, _ in pairs:
         card = model_entry.card or {}
         test, drawn = card.get("test_accuracy"), card.get("drawn_accuracy")
         rows["MNIST test (10 000 images)"].append(f"{test:.2%}" if test is not None else "–")
         rows["Our drawn digits (1 000)"].append(f"{drawn:.2%}" if drawn is not None else "–")
-        rows[f"Your drawings ({len(y)})"].append(
-            f"{jobs.accuracy(model_entry.model, X, y):.0%}" if len(y) else "none yet")
+        rows[mine].append(f"{jobs.accuracy(model_entry.model, X, y):.0%}" if len(y)
+                          else "none yet")
     head = "| | " + " | ".join(plain(name) for _, name in pairs) + " |"
     lines = [head, "|---" * (len(pairs) + 1) + "|"]
     lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in rows.items()]
@@ -468,52 +487,31 @@ def compare_on(x: np.ndarray, pairs: list[tuple[ModelEntry, str]]) -> None:
         col.markdown(viz.probability_bars_html(p), unsafe_allow_html=True)
 
 
-def teach_section(active: ModelEntry, busy: bool) -> None:
-    """The user's labelled drawings and "Fine-tune on my drawings"."""
+def teach_section(busy: bool) -> None:
+    """The user's labelled drawings (each can be forgotten), "Fine-tune from" and "Fine-tune
+    on my drawings" (the Draw tab has the same under its label control)."""
     st.subheader("Teach it your handwriting")
     store = teach.drawings()
     if not len(store):
         st.caption("When the network gets your drawing wrong, click the right digit under the "
                    "prediction on the Draw tab (\"Wrong? The right digit is\"). Your labelled "
-                   f"drawings are kept here (at most {teach.LIMIT}) to fine-tune the active "
-                   "model on.")
+                   f"drawings are kept here (at most {teach.LIMIT}) to fine-tune a network on.")
         return
-    counts = store.counts()
-    summary = ", ".join(f"{n}× {d}" for d, n in enumerate(counts) if n)
-    models = available_models()
-    keys = list(models)
-    default = DEFAULT if DEFAULT in models else active.key
-    if st.session_state.get(BASE_KEY) not in models:
-        st.session_state[BASE_KEY] = default
     st.caption(f"{plural(len(store), 'labelled drawing')} (at most {teach.LIMIT}; the oldest "
-               f"go first): {summary}. Fine-tuning starts from a copy of the model you choose "
-               "(the shipped one by default, so mistakes do not add up) and mixes in MNIST so "
-               "it does not forget. Click × under a drawing to forget just that one.")
-    drawings_grid(store)
+               f"go first): {teach.summary(store)}. Fine-tuning starts from a copy of the model "
+               "you choose (the shipped one by default, so mistakes do not add up) and mixes "
+               "in MNIST so "
+               f"it does not forget. From {jobs.HOLD_OUT_FROM} drawings on, every 5th is held "
+               "out to measure it on. Click × under a drawing to forget just that one.")
+    teach.drawings_grid("rt_forget_", disabled=busy)
     b0, b1, b2 = st.columns([1.6, 1.3, 1], vertical_alignment="bottom")
-    b0.selectbox("Fine-tune from", keys, key=BASE_KEY, format_func=lambda k: models[k].label,
-                 disabled=busy)
+    with b0:
+        teach.base_select(BASE_KEY, disabled=busy)
     b1.button("Fine-tune on my drawings", key="rt_finetune", type="primary",
               icon=":material/school:", on_click=start_finetune,
               disabled=busy, width="stretch")
     b2.button("Forget my drawings", key="rt_forget", on_click=store.clear, disabled=busy,
               width="stretch")
-
-
-SHOWN_DRAWINGS = 24
-
-
-def drawings_grid(store: teach.LabelledDrawings) -> None:
-    """The latest labelled drawings, each with its label and a × that forgets only it."""
-    items = list(zip(store.ids(), store, strict=True))[-SHOWN_DRAWINGS:]
-    if len(store) > len(items):
-        st.caption(f"The latest {len(items)} of {len(store)}:")
-    row = st.container(horizontal=True, gap="small", key="rt_drawings")
-    for drawing_id, (x, label) in items:
-        cell = row.container(width=64, gap=None)
-        cell.image(viz.digit_image(x, 2), caption=f"{label}")
-        cell.button("×", key=f"rt_forget_{drawing_id}", on_click=store.remove,
-                    args=(drawing_id,), help=f"Forget this {label}", width="stretch")
 
 
 # ---------------------------------------------------------------------------------- uploads
@@ -623,7 +621,7 @@ def retrain_tab(active: ModelEntry) -> None:
             outcome_details(finished, state)
     st.divider()
     with friendly("showing your drawings"):
-        teach_section(active, state.busy)
+        teach_section(state.busy)
     show_problem(state, "finetune")
     st.divider()
     upload_section(state)
