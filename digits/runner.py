@@ -37,6 +37,9 @@ FINISHED_STATUSES = (DONE, STOPPED, DIVERGED, FAILED)
 MAX_CONCURRENT_RUNS = max(1, int(os.environ.get("DIGITS_MAX_TRAININGS", "2")))
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
 LIVE_SHARE = 0.04  # live views take at most this share of a training thread's time
+#: How much the training threads defer to the rest of the server (Linux ``nice``, per thread):
+#: a visitor's stroke gets the CPU before someone's training does. 0 turns it off.
+TRAINING_NICE = int(os.environ.get("DIGITS_TRAINING_NICE", "10"))
 
 # The runs waiting for a slot, oldest first (for "place in the queue"), and the ones running.
 _QUEUE_LOCK = threading.Lock()
@@ -158,6 +161,18 @@ class Monitor(Protocol):
 
 
 Job = Callable[[Monitor], RunResult]
+
+
+def defer(nice: int) -> None:
+    """Lower the calling thread's CPU priority by ``nice`` (Linux threads have their own; a
+    no-op elsewhere, for nice <= 0, or when the system refuses)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except OSError:
+        log.warning("could not lower the training thread's priority", exc_info=True)
 
 
 class TrainingRunner:
@@ -356,6 +371,7 @@ class TrainingRunner:
                 self._phase = phase
 
     def _run(self) -> None:
+        defer(TRAINING_NICE)
         while not _SLOTS.acquire(timeout=0.1):
             self._check_watched()
             if self._stop.is_set():

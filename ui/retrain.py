@@ -17,12 +17,14 @@ import logging
 import time
 
 import numpy as np
+import pyarrow as pa
 import streamlit as st
 
 from digits import jobs, viz
 from digits import runner as rn
 from digits.inference import class_probabilities
-from digits.live import LiveView
+from digits.live import LiveView, curve_spec
+from digits.pictures import digits_strip_html
 from digits.recipes import TrainConfig
 from digits.uploads import (
     MAX_UPLOAD_BYTES,
@@ -50,7 +52,7 @@ from .teach import BASE_KEY, start_finetune
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5  # the live view refreshes this often while training runs
+POLL_SECONDS = 1.0  # the live view refreshes this often while training runs
 ABANDON_SECONDS = teach.ABANDON_SECONDS  # a run nobody polled this long (page gone) stops
 GALLERY_SHOWN = 12
 
@@ -61,7 +63,6 @@ TRAIN_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 55_000]
 ACTIVATIONS = ["relu", "leaky_relu", "tanh", "sigmoid"]
 OPTIMIZERS = ["adam", "momentum", "sgd"]
 MAX_LAYERS = 3
-CURVE_COLOURS = ["#4c78a8", "#d62728"]  # training, validation
 _D = jobs.DEFAULT_CONFIG
 
 
@@ -254,9 +255,8 @@ def live_panel(view: LiveView) -> None:
         wrong = int(np.sum(view.grid_predictions != pr.y_grid))
         st.markdown(f"**{len(pr.y_grid)} test digits: {wrong} wrong** (red frame; the caption "
                     "is the network's answer)")
-        st.image([viz.framed_digit(x, bool(p == y))
-                  for x, p, y in zip(pr.x_grid, view.grid_predictions, pr.y_grid, strict=True)],
-                 caption=[str(int(p)) for p in view.grid_predictions])
+        st.html(digits_strip_html(pr.x_grid, [str(int(p)) for p in view.grid_predictions],
+                                  size=48, highlight=list(view.grid_predictions != pr.y_grid)))
     with classes:
         st.markdown(f"**Accuracy per digit so far** ({view.accuracy:.0%} of "
                     f"{len(pr.y_probe)} test digits)")
@@ -266,34 +266,14 @@ def live_panel(view: LiveView) -> None:
 def curves(points: tuple[rn.CurvePoint, ...], val_points: tuple[rn.CurvePoint, ...]) -> None:
     """Loss and accuracy against epochs: training (smoothed, per batch) and validation (after
     each epoch; in the legend only once it exists), big enough for a projector."""
-    import altair as alt
-
     if not points:
         st.caption("The curves appear after the first batch.")
         return
-    series = ["training", "validation"] if val_points else ["training"]
-    colour = alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom"),
-                       scale=alt.Scale(domain=series, range=CURVE_COLOURS[:len(series)]))
     left, right = st.columns(2)
     for col, metric, title in ((left, "loss", "Loss"), (right, "accuracy", "Accuracy")):
         rows = viz.curve_rows(list(points), list(val_points), metric)
-        line = alt.Chart(alt.Data(values=rows)).mark_line(point=False, strokeWidth=2.5).encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(labelFontSize=14, titleFontSize=15,
-                                                            labelOverlap=True,
-                                                            labelFlush=True)),
-            y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False),
-                    axis=alt.Axis(labelFontSize=14, titleFontSize=15)),
-            color=colour)
-        chart = line
-        if val_points:
-            dots = alt.Chart(alt.Data(values=[r for r in rows if r["series"] == "validation"])
-                             ).mark_point(size=70, filled=True).encode(
-                x="epoch:Q", y="value:Q", color=colour)
-            chart = line + dots
-        col.altair_chart(chart.properties(height=300, padding={"right": 16, "left": 4,
-                                                                "top": 8, "bottom": 4}
-                                          ).configure_legend(labelFontSize=14),
-                         width="stretch")
+        table = pa.table({k: [r[k] for r in rows] for k in ("epoch", "value", "series")})
+        col.vega_lite_chart(table, curve_spec(rows, title), width="stretch")
 
 
 def outcome_summary(finished: Finished, active: ModelEntry) -> None:
