@@ -67,7 +67,8 @@ class LiveView:
         drawn: (10,) probabilities for the user's drawing, or None without one.
         drawn_input: (784,) the drawing they are for, or None.
         per_class: (10,) accuracy on the probe set per class; accuracy: overall.
-        seconds: how long computing this view took.
+        seconds: how long computing this view took, in CPU seconds of its thread (on a busy
+            machine wall time would space the views out for nothing).
     """
 
     step: int
@@ -102,7 +103,7 @@ def first_layer_maps(model: nn.Model, templates: int = TEMPLATES) -> tuple[Array
 def compute(model: nn.Model, probe: Probe, drawn: Array | None, step: int) -> LiveView:
     """The live view of ``model`` now: one forward pass over the grid, the probe set and the
     drawing (``drawn`` (784,) or None). Caches nothing in the model (``predict``)."""
-    start = time.perf_counter()
+    start = time.thread_time()
     parts = [probe.x_grid, probe.x_probe]
     if drawn is not None:
         parts.append(np.asarray(drawn, np.float32).reshape(1, -1))
@@ -120,7 +121,7 @@ def compute(model: nn.Model, probe: Probe, drawn: Array | None, step: int) -> Li
         drawn=None if drawn is None else np.array(P[-1], np.float32),
         drawn_input=None if drawn is None else np.array(drawn, np.float32).reshape(-1),
         per_class=per_class, accuracy=float(right.mean()) if m else 0.0,
-        seconds=time.perf_counter() - start)
+        seconds=time.thread_time() - start)
 
 
 CURVE_COLOURS = ("#4c78a8", "#d62728")  # training, validation

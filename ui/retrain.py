@@ -4,7 +4,7 @@ fine-tuning on the user's own drawings, and model uploads.
 
 The session's state is one ``ui.session.RetrainState`` (``ui.models.retrain_state()``); the
 views here only read it and call its methods. Training runs in a background thread
-(``digits.runner.TrainingRunner``); a fragment polls it twice a second while it runs (each poll
+(``digits.runner.TrainingRunner``); a fragment polls it once a second while it runs (each poll
 is the run's heartbeat: a run whose page is gone stops within ``ABANDON_SECONDS``). When the
 run ends, the fragment reruns the page, whose first step (``collect``, called by app.py before
 the sidebar's model picker is drawn) keeps the new model and makes it the active one.
@@ -219,6 +219,21 @@ def live_view() -> None:
             live_panel(snap.live)
 
 
+#: The live view's (and the result's) pairs of columns, and the settings' pairs, wrap onto
+#: two rows when the column they are in is narrow (a 1024 px window with the sidebar open),
+#: instead of squeezing charts, bars, pictures and selects ("adam") to a few pixels.
+LIVE_CSS = """<style>
+.st-key-rt_live [data-testid="stHorizontalBlock"],
+.st-key-rt_controls [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 1rem; }
+.st-key-rt_controls [data-testid="stColumn"] { flex: 1 1 130px !important; min-width: 130px; }
+.st-key-rt_live [data-testid="stColumn"] { flex: 1 1 260px !important; min-width: 260px; }
+.st-key-rt_live .st-key-rt_live_drawing [data-testid="stColumn"] { flex: 0 0 auto !important;
+  min-width: 0; }
+.st-key-rt_live .st-key-rt_live_drawing [data-testid="stColumn"]:last-child {
+  flex: 1 1 150px !important; }
+</style>"""
+
+
 def live_panel(view: LiveView) -> None:
     """What the network looks like now: its first layer, the user's drawing with its
     probabilities, the test grid with its predictions, and per-class accuracy."""
@@ -228,14 +243,13 @@ def live_panel(view: LiveView) -> None:
             n, k = len(view.first_layer), view.first_layer.shape[-1]
             st.markdown(f"**The {n} filters of the first layer** ({k}×{k}; red: positive, "
                         "blue: negative)")
-            cell = max(4, 48 // max(k, 1))
+            cell = max(6, 64 // max(k, 1))  # about 64 px a filter: readable on a projector
         else:
             st.markdown(f"**What {len(view.first_layer)} first-layer units look for** (their "
                         "28×28 weights; red: positive, blue: negative)")
             cell = 3
         with st.container(key="rt_live_filters"):
-            st.image(viz.weight_pictures(view.first_layer, cell),
-                     width="stretch" if view.kind == "templates" else "content")
+            st.image(viz.weight_pictures(view.first_layer, cell), width="stretch")
     with drawing:
         if view.drawn is None or view.drawn_input is None:
             st.markdown("**Your drawing**")
@@ -245,8 +259,8 @@ def live_panel(view: LiveView) -> None:
             p = view.drawn
             st.markdown(f"**Your drawing: the network says {int(p.argmax())}** "
                         f"({p.max():.0%})")
-            a, b = st.columns([1, 3])
-            a.image(viz.digit_image(view.drawn_input, 3))
+            a, b = st.container(key="rt_live_drawing").columns([1, 3])
+            a.image(viz.digit_image(view.drawn_input, 3), width=84)
             b.html(viz.probability_bars_html(p).replace("prob-bars", "prob-bars rt-live-probs",
                                                         1))
     grid, classes = st.columns([1.4, 1], gap="medium")
@@ -578,15 +592,16 @@ def check_upload(state: RetrainState) -> None:
 def retrain_tab(active: ModelEntry) -> None:
     """The whole Retrain tab for the active model entry."""
     state = retrain_state()
+    st.html(LIVE_CSS)
     active_banner(active)
     st.caption("Train your own network on MNIST, right here, and watch it learn. When it is "
                "done you choose whether it becomes your active network (only for you: other "
                "visitors keep theirs).")
     left, right = st.columns([1, 1.6], gap="medium")
-    with left, st.container(border=True):
+    with left, st.container(border=True, key="rt_controls"):
         st.fragment(controls)()
     finished = state.last
-    with right:
+    with right, st.container(key="rt_live"):
         if state.busy:
             st.fragment(live_view, run_every=POLL_SECONDS)()
         elif finished is not None:
