@@ -189,7 +189,7 @@ class TrainingRunner:
     """
 
     def __init__(self, job: Job, *, max_points: int = 200, probe: Probe | None = None,
-                 live_every: float = 0.5, abandon_after: float | None = 600.0) -> None:
+                 live_every: float = 1.0, abandon_after: float | None = 600.0) -> None:
         self.job = job
         self.probe = probe
         self.live_every = live_every
@@ -198,6 +198,7 @@ class TrainingRunner:
         self._live: LiveView | None = None
         self._next_live = 0.0
         self._steps = 0
+        self._cpu_begin = self._cpu_fit = 0.0  # the training thread's CPU seconds in fit
         self.abandon_after = abandon_after
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -306,12 +307,20 @@ class TrainingRunner:
             self._progress = (1, int(epochs), 0, batches)
             self._phase = "Training"
             self._fit_started = time.perf_counter()
+            self._cpu_begin = time.thread_time()
 
     def watch(self, model: nn.Model) -> None:
         """Called by the job with the model it trains: the live views are taken of it (in this
         thread, between batches); a first one at once."""
         self._model = model
         self._update_live(force=True)
+
+    @property
+    def fit_cpu_seconds(self) -> float:
+        """CPU seconds the training thread spent from ``begin`` to the last batch, live views
+        included (a load-independent measure of their cost, unlike wall time)."""
+        with self._lock:
+            return self._cpu_fit
 
     def _update_live(self, force: bool = False) -> None:
         """Take a live view when one is due: at least ``live_every`` s apart, and at most
@@ -343,6 +352,7 @@ class TrainingRunner:
             if p.kind == "batch":
                 self._steps += 1
                 self._record_batch(p)
+                self._cpu_fit = time.thread_time() - self._cpu_begin
             elif p.history.val_loss:
                 self._val.append(CurvePoint(float(p.epoch), p.history.val_loss[-1],
                                             p.history.val_accuracy[-1]))
