@@ -196,7 +196,7 @@ class TrainingRunner:
         self._model: nn.Model | None = None
         self._drawing: np.ndarray | None = None
         self._live: LiveView | None = None
-        self._next_live = 0.0
+        self._next_live = self._next_live_cpu = 0.0
         self._steps = 0
         self._cpu_begin = self._cpu_fit = 0.0  # the training thread's CPU seconds in fit
         self.abandon_after = abandon_after
@@ -324,11 +324,12 @@ class TrainingRunner:
 
     def _update_live(self, force: bool = False) -> None:
         """Take a live view when one is due: at least ``live_every`` s apart, and at most
-        ``LIVE_SHARE`` of the time (a slow view is taken less often)."""
+        ``LIVE_SHARE`` of this thread's CPU time (a slow view is taken less often, and so is
+        any view when a busy machine gives the training little CPU)."""
         if self.probe is None or self._model is None:
             return
         now = time.perf_counter()
-        if not force and now < self._next_live:
+        if not force and (now < self._next_live or time.thread_time() < self._next_live_cpu):
             return
         try:
             view = compute(self._model, self.probe, self._drawing, self._steps)
@@ -338,8 +339,8 @@ class TrainingRunner:
             return
         with self._lock:
             self._live = view
-        self._next_live = time.perf_counter() + max(self.live_every,
-                                                    view.seconds / LIVE_SHARE)
+        self._next_live = time.perf_counter() + self.live_every
+        self._next_live_cpu = time.thread_time() + view.seconds / LIVE_SHARE
 
     def set_phase(self, phase: str) -> None:
         with self._lock:
