@@ -4,7 +4,7 @@ a bounded store, the oldest dropped first (no Streamlit here)."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -61,9 +61,13 @@ class LabelledDrawings:
         del self._ids[i]
         return True
 
-    def arrays(self) -> tuple[Array, Array]:
-        """(X (k, 784) float32, y (k,) int64)."""
+    def arrays(self, ids: Iterable[int] | None = None) -> tuple[Array, Array]:
+        """(X (k, 784) float32, y (k,) int64): every drawing, or only those with these ids
+        (ids no longer kept are skipped), oldest first."""
         items = tuple(self._items)
+        if ids is not None:
+            wanted = set(ids)
+            items = tuple(item for i, item in zip(self._ids, items, strict=True) if i in wanted)
         if not items:
             return np.zeros((0, INPUT_SIZE), np.float32), np.zeros(0, np.int64)
         return np.stack([x for x, _ in items]), np.array([y for _, y in items], np.int64)

@@ -67,7 +67,8 @@ class LiveView:
         drawn: (10,) probabilities for the user's drawing, or None without one.
         drawn_input: (784,) the drawing they are for, or None.
         per_class: (10,) accuracy on the probe set per class; accuracy: overall.
-        seconds: how long computing this view took.
+        seconds: how long computing this view took, in CPU seconds of its thread (on a busy
+            machine wall time would space the views out for nothing).
     """
 
     step: int
@@ -102,7 +103,7 @@ def first_layer_maps(model: nn.Model, templates: int = TEMPLATES) -> tuple[Array
 def compute(model: nn.Model, probe: Probe, drawn: Array | None, step: int) -> LiveView:
     """The live view of ``model`` now: one forward pass over the grid, the probe set and the
     drawing (``drawn`` (784,) or None). Caches nothing in the model (``predict``)."""
-    start = time.perf_counter()
+    start = time.thread_time()
     parts = [probe.x_grid, probe.x_probe]
     if drawn is not None:
         parts.append(np.asarray(drawn, np.float32).reshape(1, -1))
@@ -120,4 +121,32 @@ def compute(model: nn.Model, probe: Probe, drawn: Array | None, step: int) -> Li
         drawn=None if drawn is None else np.array(P[-1], np.float32),
         drawn_input=None if drawn is None else np.array(drawn, np.float32).reshape(-1),
         per_class=per_class, accuracy=float(right.mean()) if m else 0.0,
-        seconds=time.perf_counter() - start)
+        seconds=time.thread_time() - start)
+
+
+CURVE_COLOURS = ("#4c78a8", "#d62728")  # training, validation
+
+
+def curve_spec(rows: list[dict], title: str, height: int = 300) -> dict:
+    """A Vega-Lite spec without its data (a plain dict: Altair's schema checks cost ~50 ms a
+    chart, twice a second while a run is watched) of one training curve drawn from ``rows``
+    (``{"epoch", "value", "series"}``, as ``digits.viz.curve_rows`` gives): a line per
+    series, validation also as dots; the legend names only the series that have rows; fonts
+    big enough for a projector."""
+    series = [s for s in ("training", "validation") if any(r["series"] == s for r in rows)]
+    axis = {"labelFontSize": 14, "titleFontSize": 15}
+    encoding = {
+        "x": {"field": "epoch", "type": "quantitative", "title": "epoch",
+              "axis": {**axis, "labelOverlap": True, "labelFlush": True}},
+        "y": {"field": "value", "type": "quantitative", "title": title,
+              "scale": {"zero": False}, "axis": axis},
+        "color": {"field": "series", "type": "nominal", "title": None,
+                  "scale": {"domain": series, "range": list(CURVE_COLOURS[:len(series)])},
+                  "legend": {"orient": "bottom", "labelFontSize": 14}},
+    }
+    layers: list[dict] = [{"mark": {"type": "line", "strokeWidth": 2.5}}]
+    if "validation" in series:
+        layers.append({"mark": {"type": "point", "size": 70, "filled": True, "opacity": 1},
+                       "transform": [{"filter": {"field": "series", "equal": "validation"}}]})
+    return {"encoding": encoding, "layer": layers, "height": height,
+            "padding": {"right": 16, "left": 4, "top": 8, "bottom": 4}}

@@ -37,6 +37,9 @@ FINISHED_STATUSES = (DONE, STOPPED, DIVERGED, FAILED)
 MAX_CONCURRENT_RUNS = max(1, int(os.environ.get("DIGITS_MAX_TRAININGS", "2")))
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
 LIVE_SHARE = 0.04  # live views take at most this share of a training thread's time
+#: How much the training threads defer to the rest of the server (Linux ``nice``, per thread):
+#: a visitor's stroke gets the CPU before someone's training does. 0 turns it off.
+TRAINING_NICE = int(os.environ.get("DIGITS_TRAINING_NICE", "10"))
 
 # The runs waiting for a slot, oldest first (for "place in the queue"), and the ones running.
 _QUEUE_LOCK = threading.Lock()
@@ -160,6 +163,18 @@ class Monitor(Protocol):
 Job = Callable[[Monitor], RunResult]
 
 
+def defer(nice: int) -> None:
+    """Lower the calling thread's CPU priority by ``nice`` (Linux threads have their own; a
+    no-op elsewhere, for nice <= 0, or when the system refuses)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except OSError:
+        log.warning("could not lower the training thread's priority", exc_info=True)
+
+
 class TrainingRunner:
     """Run a job in a daemon thread; expose thinned progress, stop, status and result.
 
@@ -174,15 +189,16 @@ class TrainingRunner:
     """
 
     def __init__(self, job: Job, *, max_points: int = 200, probe: Probe | None = None,
-                 live_every: float = 0.5, abandon_after: float | None = 600.0) -> None:
+                 live_every: float = 1.0, abandon_after: float | None = 600.0) -> None:
         self.job = job
         self.probe = probe
         self.live_every = live_every
         self._model: nn.Model | None = None
         self._drawing: np.ndarray | None = None
         self._live: LiveView | None = None
-        self._next_live = 0.0
+        self._next_live = self._next_live_cpu = 0.0
         self._steps = 0
+        self._cpu_begin = self._cpu_fit = 0.0  # the training thread's CPU seconds in fit
         self.abandon_after = abandon_after
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -291,6 +307,7 @@ class TrainingRunner:
             self._progress = (1, int(epochs), 0, batches)
             self._phase = "Training"
             self._fit_started = time.perf_counter()
+            self._cpu_begin = time.thread_time()
 
     def watch(self, model: nn.Model) -> None:
         """Called by the job with the model it trains: the live views are taken of it (in this
@@ -298,13 +315,21 @@ class TrainingRunner:
         self._model = model
         self._update_live(force=True)
 
+    @property
+    def fit_cpu_seconds(self) -> float:
+        """CPU seconds the training thread spent from ``begin`` to the last batch, live views
+        included (a load-independent measure of their cost, unlike wall time)."""
+        with self._lock:
+            return self._cpu_fit
+
     def _update_live(self, force: bool = False) -> None:
         """Take a live view when one is due: at least ``live_every`` s apart, and at most
-        ``LIVE_SHARE`` of the time (a slow view is taken less often)."""
+        ``LIVE_SHARE`` of this thread's CPU time (a slow view is taken less often, and so is
+        any view when a busy machine gives the training little CPU)."""
         if self.probe is None or self._model is None:
             return
         now = time.perf_counter()
-        if not force and now < self._next_live:
+        if not force and (now < self._next_live or time.thread_time() < self._next_live_cpu):
             return
         try:
             view = compute(self._model, self.probe, self._drawing, self._steps)
@@ -314,8 +339,8 @@ class TrainingRunner:
             return
         with self._lock:
             self._live = view
-        self._next_live = time.perf_counter() + max(self.live_every,
-                                                    view.seconds / LIVE_SHARE)
+        self._next_live = time.perf_counter() + self.live_every
+        self._next_live_cpu = time.thread_time() + view.seconds / LIVE_SHARE
 
     def set_phase(self, phase: str) -> None:
         with self._lock:
@@ -328,6 +353,7 @@ class TrainingRunner:
             if p.kind == "batch":
                 self._steps += 1
                 self._record_batch(p)
+                self._cpu_fit = time.thread_time() - self._cpu_begin
             elif p.history.val_loss:
                 self._val.append(CurvePoint(float(p.epoch), p.history.val_loss[-1],
                                             p.history.val_accuracy[-1]))
@@ -356,6 +382,7 @@ class TrainingRunner:
                 self._phase = phase
 
     def _run(self) -> None:
+        defer(TRAINING_NICE)
         while not _SLOTS.acquire(timeout=0.1):
             self._check_watched()
             if self._stop.is_set():

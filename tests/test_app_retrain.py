@@ -104,6 +104,14 @@ def finish(at: AppTest) -> None:
     assert not state(at).busy and state(at).last is not None
 
 
+def upload_small(at: AppTest) -> None:
+    """Upload a small MLP (the session's model "uploaded-1", made active): nothing waits for
+    or depends on the shipped models."""
+    small = build_model(TrainConfig(hidden=(16,)))
+    at.file_uploader(key="rt_upload").set_value(
+        ("small.npz", model_file_bytes(small), "application/octet-stream")).run()
+
+
 def metric(at: AppTest, label: str) -> str | None:
     values = [m.value for m in at.metric if m.label == label]
     return values[0] if values else None
@@ -311,10 +319,7 @@ def test_an_upload_of_the_wrong_shape_is_refused(at: AppTest) -> None:
 def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
                                                     canvas: dict[str, np.ndarray | None]
                                                     ) -> None:
-    # A small active model, so this does not depend on (or wait for) the shipped ones.
-    small = build_model(TrainConfig(hidden=(16,)))
-    at.file_uploader(key="rt_upload").set_value(
-        ("small.npz", model_file_bytes(small), "application/octet-stream")).run()
+    upload_small(at)
     base_key = at.session_state["model_key"]
     assert base_key == "uploaded-1"
     canvas["image"] = one()
@@ -341,6 +346,7 @@ def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
     last = state(at).last
     assert last.plan.kind == "finetune" and last.snapshot.status == rn.DONE
     assert "fewer than 10" in texts(at.caption)  # one drawing: none held out, and it says so
+    assert "all fine-tuned on: fewer than 10" in texts(at.markdown)  # the table says so too
     at.button(key="rt_use").click().run()
     assert at.session_state["model_key"] == "finetuned-2" != base_key
     assert last.plan.base == state(at).models[base_key].label
@@ -361,9 +367,7 @@ def test_labelling_drawings_and_fine_tuning_on_them(at: AppTest,
 
 def test_fine_tuning_starts_from_the_draw_tab_where_drawings_are_labelled(
         at: AppTest, canvas: dict[str, np.ndarray | None]) -> None:
-    small = build_model(TrainConfig(hidden=(16,)))
-    at.file_uploader(key="rt_upload").set_value(
-        ("small.npz", model_file_bytes(small), "application/octet-stream")).run()
+    upload_small(at)
     canvas["image"] = one()
     at.run()
     assert not [b for b in at.button if b.key == "teach_finetune"]  # nothing labelled yet
@@ -375,6 +379,71 @@ def test_fine_tuning_starts_from_the_draw_tab_where_drawings_are_labelled(
     assert "Uploaded #1" in state(at).plan.base
     finish(at)
     assert state(at).last.snapshot.status == rn.DONE
+
+
+def test_the_draw_tab_shows_the_labelled_drawings_and_deletes_one(
+        at: AppTest, canvas: dict[str, np.ndarray | None]) -> None:
+    canvas["image"] = one()
+    at.run()
+    at.button_group(key="teach_label").set_value(0).run()  # a 1 labelled 0 by mistake
+    store = at.session_state["teach_drawings"]
+    store.add(np.full(784, 0.25), 4)
+    at.run()
+    gallery = [e for e in at.expander if "labelled drawing" in e.label]
+    assert len(gallery) == 1 and "1× 0, 1× 4" in gallery[0].label
+    assert not [b for b in at.button if b.key.startswith("teach_forget_")]  # closed: not drawn
+    at.session_state["teach_gallery"] = True  # the user opens it
+    at.run()
+    assert not at.exception
+    wrong, right = store.ids()
+    shown = [b.key for b in at.button if b.key.startswith("teach_forget_")]
+    assert shown == [f"teach_forget_{wrong}", f"teach_forget_{right}"]
+    at.button(key=f"teach_forget_{wrong}").click().run()
+    assert not at.exception
+    assert store.ids() == [right] and store.last()[1] == 4
+    # the Retrain tab's gallery (the full rerun after the fragment) lists only the 4 too
+    assert [b.key for b in at.button if b.key.startswith("rt_forget_")] == [f"rt_forget_{right}"]
+
+
+def test_the_draw_tab_fine_tunes_from_the_shipped_model_unless_told_otherwise(
+        at: AppTest, canvas: dict[str, np.ndarray | None]) -> None:
+    upload_small(at)
+    assert at.session_state["model_key"] == "uploaded-1"  # active, but not the default base
+    canvas["image"] = one()
+    at.run()
+    at.button_group(key="teach_label").set_value(1).run()
+    draw_box, retrain_box = at.selectbox(key="teach_base_draw"), at.selectbox(
+        key="rt_finetune_base")
+    assert draw_box.value == retrain_box.value == "mlp"
+    draw_box.set_value("uploaded-1").run()  # one choice, shown in both tabs
+    assert at.selectbox(key="rt_finetune_base").value == "uploaded-1"
+    at.selectbox(key="rt_finetune_base").set_value("mlp").run()
+    assert at.selectbox(key="teach_base_draw").value == "mlp"
+
+
+def test_your_drawings_are_measured_on_held_out_ones_when_there_are_enough(
+        at: AppTest, canvas: dict[str, np.ndarray | None]) -> None:
+    upload_small(at)
+    canvas["image"] = one()
+    at.run()
+    at.button_group(key="teach_label").set_value(1).run()
+    store = at.session_state["teach_drawings"]
+    rng = np.random.default_rng(0)
+    for i in range(11):  # 12 drawings: the 5th and the 10th are held out
+        store.add(rng.random(784) * (FAKE.x_train[i] > 0).reshape(-1), int(FAKE.y_train[i]))
+    at.selectbox(key="rt_finetune_base").set_value("uploaded-1").run()
+    at.button(key="teach_finetune").click().run()
+    plan = state(at).plan
+    assert plan is not None and len(plan.trained_ids) == 10
+    finish(at)
+    extra = state(at).last.snapshot.result.extra
+    assert extra["held_out"] == 2 and extra["drawings"] == 10
+    assert "measured on 2 drawings held out" in texts(at.caption)
+    table = raw(at.markdown)
+    assert "Your drawings (2 it never trained on)" in table
+    store.add(np.full(784, 0.5), 3)  # labelled after the fine-tuning: also never trained on
+    at.run()
+    assert "Your drawings (3 it never trained on)" in raw(at.markdown)
 
 
 def test_the_label_control_is_not_shown_without_a_drawing(at: AppTest) -> None:

@@ -149,3 +149,22 @@ def test_curve_rows_promise_validation_only_when_it_exists() -> None:
     assert {r["series"] for r in rows} == {"training"}
     rows = viz.curve_rows(points, [rn.CurvePoint(1.0, 0.4, 0.9)], "accuracy")
     assert [r["value"] for r in rows if r["series"] == "validation"] == [0.9]
+
+
+def test_the_curve_spec_is_valid_vega_lite_and_promises_only_the_series_it_has() -> None:
+    import altair as alt  # a dependency of Streamlit: its schema checks the plain spec
+
+    points = [rn.CurvePoint(0.5, 1.0, 0.5), rn.CurvePoint(1.0, 0.5, 0.8)]
+    rows = viz.curve_rows(points, [], "loss")
+    spec = live.curve_spec(rows, "Loss")
+    alt.LayerChart.from_dict({**spec, "data": {"values": rows}})  # raises on what Vega-Lite
+    # does not know
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["training"]
+    assert len(spec["layer"]) == 1 and spec["encoding"]["y"]["title"] == "Loss"
+    rows = viz.curve_rows(points, [rn.CurvePoint(1.0, 0.4, 0.9)], "accuracy")
+    spec = live.curve_spec(rows, "Accuracy")
+    alt.LayerChart.from_dict({**spec, "data": {"values": rows}})
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["training", "validation"]
+    assert spec["layer"][1]["transform"] == [{"filter": {"field": "series",
+                                                         "equal": "validation"}}]
+    assert spec["encoding"]["x"]["axis"]["labelFontSize"] >= 14 and spec["height"] >= 300

@@ -312,6 +312,9 @@ def test_a_single_drawing_can_be_removed_by_its_id() -> None:
     assert not store.remove(ids[1])  # already gone: nothing else is removed
     X, y = store.arrays()
     assert X.shape == (2, 784) and y.tolist() == [2, 4]
+    X, y = store.arrays([ids[2], ids[1], 999])  # by id, oldest first; gone ones skipped
+    assert y.tolist() == [4] and np.allclose(X, 0.4)
+    assert store.arrays([])[0].shape == (0, 784)
 
 
 def test_finetune_mix_repeats_the_drawings_and_adds_replay(data: jobs.Dataset) -> None:

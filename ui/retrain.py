@@ -4,7 +4,7 @@ fine-tuning on the user's own drawings, and model uploads.
 
 The session's state is one ``ui.session.RetrainState`` (``ui.models.retrain_state()``); the
 views here only read it and call its methods. Training runs in a background thread
-(``digits.runner.TrainingRunner``); a fragment polls it twice a second while it runs (each poll
+(``digits.runner.TrainingRunner``); a fragment polls it once a second while it runs (each poll
 is the run's heartbeat: a run whose page is gone stops within ``ABANDON_SECONDS``). When the
 run ends, the fragment reruns the page, whose first step (``collect``, called by app.py before
 the sidebar's model picker is drawn) keeps the new model and makes it the active one.
@@ -17,12 +17,14 @@ import logging
 import time
 
 import numpy as np
+import pyarrow as pa
 import streamlit as st
 
 from digits import jobs, viz
 from digits import runner as rn
 from digits.inference import class_probabilities
-from digits.live import LiveView
+from digits.live import LiveView, curve_spec
+from digits.pictures import digits_strip_html
 from digits.recipes import TrainConfig
 from digits.uploads import (
     MAX_UPLOAD_BYTES,
@@ -50,7 +52,7 @@ from .teach import BASE_KEY, start_finetune
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5  # the live view refreshes this often while training runs
+POLL_SECONDS = 1.0  # the live view refreshes this often while training runs
 ABANDON_SECONDS = teach.ABANDON_SECONDS  # a run nobody polled this long (page gone) stops
 GALLERY_SHOWN = 12
 
@@ -61,7 +63,6 @@ TRAIN_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 55_000]
 ACTIVATIONS = ["relu", "leaky_relu", "tanh", "sigmoid"]
 OPTIMIZERS = ["adam", "momentum", "sgd"]
 MAX_LAYERS = 3
-CURVE_COLOURS = ["#4c78a8", "#d62728"]  # training, validation
 _D = jobs.DEFAULT_CONFIG
 
 
@@ -218,6 +219,21 @@ def live_view() -> None:
             live_panel(snap.live)
 
 
+#: The live view's (and the result's) pairs of columns, and the settings' pairs, wrap onto
+#: two rows when the column they are in is narrow (a 1024 px window with the sidebar open),
+#: instead of squeezing charts, bars, pictures and selects ("adam") to a few pixels.
+LIVE_CSS = """<style>
+.st-key-rt_live [data-testid="stHorizontalBlock"],
+.st-key-rt_controls [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 1rem; }
+.st-key-rt_controls [data-testid="stColumn"] { flex: 1 1 130px !important; min-width: 130px; }
+.st-key-rt_live [data-testid="stColumn"] { flex: 1 1 260px !important; min-width: 260px; }
+.st-key-rt_live .st-key-rt_live_drawing [data-testid="stColumn"] { flex: 0 0 auto !important;
+  min-width: 0; }
+.st-key-rt_live .st-key-rt_live_drawing [data-testid="stColumn"]:last-child {
+  flex: 1 1 150px !important; }
+</style>"""
+
+
 def live_panel(view: LiveView) -> None:
     """What the network looks like now: its first layer, the user's drawing with its
     probabilities, the test grid with its predictions, and per-class accuracy."""
@@ -227,14 +243,13 @@ def live_panel(view: LiveView) -> None:
             n, k = len(view.first_layer), view.first_layer.shape[-1]
             st.markdown(f"**The {n} filters of the first layer** ({k}×{k}; red: positive, "
                         "blue: negative)")
-            cell = max(4, 48 // max(k, 1))
+            cell = max(6, 64 // max(k, 1))  # about 64 px a filter: readable on a projector
         else:
             st.markdown(f"**What {len(view.first_layer)} first-layer units look for** (their "
                         "28×28 weights; red: positive, blue: negative)")
             cell = 3
         with st.container(key="rt_live_filters"):
-            st.image(viz.weight_pictures(view.first_layer, cell),
-                     width="stretch" if view.kind == "templates" else "content")
+            st.image(viz.weight_pictures(view.first_layer, cell), width="stretch")
     with drawing:
         if view.drawn is None or view.drawn_input is None:
             st.markdown("**Your drawing**")
@@ -244,8 +259,8 @@ def live_panel(view: LiveView) -> None:
             p = view.drawn
             st.markdown(f"**Your drawing: the network says {int(p.argmax())}** "
                         f"({p.max():.0%})")
-            a, b = st.columns([1, 3])
-            a.image(viz.digit_image(view.drawn_input, 3))
+            a, b = st.container(key="rt_live_drawing").columns([1, 3])
+            a.image(viz.digit_image(view.drawn_input, 3), width=84)
             b.html(viz.probability_bars_html(p).replace("prob-bars", "prob-bars rt-live-probs",
                                                         1))
     grid, classes = st.columns([1.4, 1], gap="medium")
@@ -254,9 +269,8 @@ def live_panel(view: LiveView) -> None:
         wrong = int(np.sum(view.grid_predictions != pr.y_grid))
         st.markdown(f"**{len(pr.y_grid)} test digits: {wrong} wrong** (red frame; the caption "
                     "is the network's answer)")
-        st.image([viz.framed_digit(x, bool(p == y))
-                  for x, p, y in zip(pr.x_grid, view.grid_predictions, pr.y_grid, strict=True)],
-                 caption=[str(int(p)) for p in view.grid_predictions])
+        st.html(digits_strip_html(pr.x_grid, [str(int(p)) for p in view.grid_predictions],
+                                  size=48, highlight=list(view.grid_predictions != pr.y_grid)))
     with classes:
         st.markdown(f"**Accuracy per digit so far** ({view.accuracy:.0%} of "
                     f"{len(pr.y_probe)} test digits)")
@@ -266,34 +280,14 @@ def live_panel(view: LiveView) -> None:
 def curves(points: tuple[rn.CurvePoint, ...], val_points: tuple[rn.CurvePoint, ...]) -> None:
     """Loss and accuracy against epochs: training (smoothed, per batch) and validation (after
     each epoch; in the legend only once it exists), big enough for a projector."""
-    import altair as alt
-
     if not points:
         st.caption("The curves appear after the first batch.")
         return
-    series = ["training", "validation"] if val_points else ["training"]
-    colour = alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom"),
-                       scale=alt.Scale(domain=series, range=CURVE_COLOURS[:len(series)]))
     left, right = st.columns(2)
     for col, metric, title in ((left, "loss", "Loss"), (right, "accuracy", "Accuracy")):
         rows = viz.curve_rows(list(points), list(val_points), metric)
-        line = alt.Chart(alt.Data(values=rows)).mark_line(point=False, strokeWidth=2.5).encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(labelFontSize=14, titleFontSize=15,
-                                                            labelOverlap=True,
-                                                            labelFlush=True)),
-            y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False),
-                    axis=alt.Axis(labelFontSize=14, titleFontSize=15)),
-            color=colour)
-        chart = line
-        if val_points:
-            dots = alt.Chart(alt.Data(values=[r for r in rows if r["series"] == "validation"])
-                             ).mark_point(size=70, filled=True).encode(
-                x="epoch:Q", y="value:Q", color=colour)
-            chart = line + dots
-        col.altair_chart(chart.properties(height=300, padding={"right": 16, "left": 4,
-                                                                "top": 8, "bottom": 4}
-                                          ).configure_legend(labelFontSize=14),
-                         width="stretch")
+        table = pa.table({k: [r[k] for r in rows] for k in ("epoch", "value", "series")})
+        col.vega_lite_chart(table, curve_spec(rows, title), width="stretch")
 
 
 def outcome_summary(finished: Finished, active: ModelEntry) -> None:
@@ -401,7 +395,7 @@ def outcome_details(finished: Finished, state: RetrainState) -> None:
                    f"{state.limit}).")
         return
     with friendly("comparing with the shipped model"):
-        side_by_side(entry)
+        side_by_side(entry, finished.plan)
     st.fragment(comparison)(entry)
     d1, d2, _ = st.columns([1, 1, 2])
     d1.download_button("Download weights (.npz)",
@@ -414,23 +408,42 @@ def outcome_details(finished: Finished, state: RetrainState) -> None:
                        on_click="ignore")
 
 
-def side_by_side(entry: ModelEntry) -> None:
+def drawings_row(plan: Plan) -> tuple[str, tuple[np.ndarray, np.ndarray]]:
+    """The side-by-side table's "your drawings" row: its name and (X (k, 784), y (k,)): the
+    drawings the new network never trained on (all of them after a training run; after
+    fine-tuning the held-out ones and any labelled since), or, when there are none, those it
+    was fine-tuned on, and the name says so."""
+    store = teach.drawings()
+    trained = set(plan.trained_ids) if plan.kind == "finetune" else set()
+    unseen = [i for i in store.ids() if i not in trained]
+    if unseen or not len(store):
+        X, y = store.arrays(unseen)
+        name = (f"Your drawings ({len(y)})" if not trained else
+                f"Your drawings ({len(y)} it never trained on)")
+        return name, (X, y)
+    X, y = store.arrays()
+    return (f"Your drawings ({len(y)}, all fine-tuned on: fewer than {jobs.HOLD_OUT_FROM}, "
+            "so none held out; flatters it)"), (X, y)
+
+
+def side_by_side(entry: ModelEntry, plan: Plan) -> None:
     """The new network against the shipped one: MNIST test, the drawn-digit set and the
-    user's own labelled drawings, as a small table."""
+    user's own labelled drawings (the ones it did not train on, when there are), as a small
+    table."""
     shipped, _ = shipped_models()
     base = shipped.get(DEFAULT)
     pairs = [(base, "Shipped: " + base.label)] if base is not None else []
     pairs.append((entry, "New: " + entry.label))
-    X, y = teach.drawings().arrays()
-    rows = {"MNIST test (10 000 images)": [], "Our drawn digits (1 000)": [],
-            f"Your drawings ({len(y)})": []}
+    mine, (X, y) = drawings_row(plan)
+    rows: dict[str, list[str]] = {"MNIST test (10 000 images)": [],
+                                  "Our drawn digits (1 000)": [], mine: []}
     for model_entry, _ in pairs:
         card = model_entry.card or {}
         test, drawn = card.get("test_accuracy"), card.get("drawn_accuracy")
         rows["MNIST test (10 000 images)"].append(f"{test:.2%}" if test is not None else "–")
         rows["Our drawn digits (1 000)"].append(f"{drawn:.2%}" if drawn is not None else "–")
-        rows[f"Your drawings ({len(y)})"].append(
-            f"{jobs.accuracy(model_entry.model, X, y):.0%}" if len(y) else "none yet")
+        rows[mine].append(f"{jobs.accuracy(model_entry.model, X, y):.0%}" if len(y)
+                          else "none yet")
     head = "| | " + " | ".join(plain(name) for _, name in pairs) + " |"
     lines = [head, "|---" * (len(pairs) + 1) + "|"]
     lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in rows.items()]
@@ -468,52 +481,31 @@ def compare_on(x: np.ndarray, pairs: list[tuple[ModelEntry, str]]) -> None:
         col.markdown(viz.probability_bars_html(p), unsafe_allow_html=True)
 
 
-def teach_section(active: ModelEntry, busy: bool) -> None:
-    """The user's labelled drawings and "Fine-tune on my drawings"."""
+def teach_section(busy: bool) -> None:
+    """The user's labelled drawings (each can be forgotten), "Fine-tune from" and "Fine-tune
+    on my drawings" (the Draw tab has the same under its label control)."""
     st.subheader("Teach it your handwriting")
     store = teach.drawings()
     if not len(store):
         st.caption("When the network gets your drawing wrong, click the right digit under the "
                    "prediction on the Draw tab (\"Wrong? The right digit is\"). Your labelled "
-                   f"drawings are kept here (at most {teach.LIMIT}) to fine-tune the active "
-                   "model on.")
+                   f"drawings are kept here (at most {teach.LIMIT}) to fine-tune a network on.")
         return
-    counts = store.counts()
-    summary = ", ".join(f"{n}× {d}" for d, n in enumerate(counts) if n)
-    models = available_models()
-    keys = list(models)
-    default = DEFAULT if DEFAULT in models else active.key
-    if st.session_state.get(BASE_KEY) not in models:
-        st.session_state[BASE_KEY] = default
     st.caption(f"{plural(len(store), 'labelled drawing')} (at most {teach.LIMIT}; the oldest "
-               f"go first): {summary}. Fine-tuning starts from a copy of the model you choose "
-               "(the shipped one by default, so mistakes do not add up) and mixes in MNIST so "
-               "it does not forget. Click × under a drawing to forget just that one.")
-    drawings_grid(store)
+               f"go first): {teach.summary(store)}. Fine-tuning starts from a copy of the model "
+               "you choose (the shipped one by default, so mistakes do not add up) and mixes "
+               "in MNIST so "
+               f"it does not forget. From {jobs.HOLD_OUT_FROM} drawings on, every 5th is held "
+               "out to measure it on. Click × under a drawing to forget just that one.")
+    teach.drawings_grid("rt_forget_", disabled=busy)
     b0, b1, b2 = st.columns([1.6, 1.3, 1], vertical_alignment="bottom")
-    b0.selectbox("Fine-tune from", keys, key=BASE_KEY, format_func=lambda k: models[k].label,
-                 disabled=busy)
+    with b0:
+        teach.base_select(BASE_KEY, disabled=busy)
     b1.button("Fine-tune on my drawings", key="rt_finetune", type="primary",
               icon=":material/school:", on_click=start_finetune,
               disabled=busy, width="stretch")
     b2.button("Forget my drawings", key="rt_forget", on_click=store.clear, disabled=busy,
               width="stretch")
-
-
-SHOWN_DRAWINGS = 24
-
-
-def drawings_grid(store: teach.LabelledDrawings) -> None:
-    """The latest labelled drawings, each with its label and a × that forgets only it."""
-    items = list(zip(store.ids(), store, strict=True))[-SHOWN_DRAWINGS:]
-    if len(store) > len(items):
-        st.caption(f"The latest {len(items)} of {len(store)}:")
-    row = st.container(horizontal=True, gap="small", key="rt_drawings")
-    for drawing_id, (x, label) in items:
-        cell = row.container(width=64, gap=None)
-        cell.image(viz.digit_image(x, 2), caption=f"{label}")
-        cell.button("×", key=f"rt_forget_{drawing_id}", on_click=store.remove,
-                    args=(drawing_id,), help=f"Forget this {label}", width="stretch")
 
 
 # ---------------------------------------------------------------------------------- uploads
@@ -600,15 +592,16 @@ def check_upload(state: RetrainState) -> None:
 def retrain_tab(active: ModelEntry) -> None:
     """The whole Retrain tab for the active model entry."""
     state = retrain_state()
+    st.html(LIVE_CSS)
     active_banner(active)
     st.caption("Train your own network on MNIST, right here, and watch it learn. When it is "
                "done you choose whether it becomes your active network (only for you: other "
                "visitors keep theirs).")
     left, right = st.columns([1, 1.6], gap="medium")
-    with left, st.container(border=True):
+    with left, st.container(border=True, key="rt_controls"):
         st.fragment(controls)()
     finished = state.last
-    with right:
+    with right, st.container(key="rt_live"):
         if state.busy:
             st.fragment(live_view, run_every=POLL_SECONDS)()
         elif finished is not None:
@@ -623,7 +616,7 @@ def retrain_tab(active: ModelEntry) -> None:
             outcome_details(finished, state)
     st.divider()
     with friendly("showing your drawings"):
-        teach_section(active, state.busy)
+        teach_section(state.busy)
     show_problem(state, "finetune")
     st.divider()
     upload_section(state)

@@ -65,6 +65,7 @@ class Plan:
     lr: float  # the learning rate the user set (not the schedule's value when it failed)
     optimizer: str
     base: str = ""  # fine-tuning: the label of the model it started from
+    trained_ids: tuple[int, ...] = ()  # fine-tuning: the ids of the drawings it trained on
 
 
 @dataclass(frozen=True)
