@@ -40,6 +40,8 @@ __all__ = [
     "affine_matrices",
     "augment_batch",
     "dilate",
+    "elastic_batch",
+    "elastic_fields",
     "erode",
 ]
 
@@ -202,8 +204,12 @@ def _workspace(k: int, height: int, width: int) -> _Workspace:
     return ws
 
 
-def _affine_chunk(imgs: np.ndarray, mats: np.ndarray, out: np.ndarray) -> None:
-    """Core of :func:`affine_batch`: (k, H, W), (k, 2, 3) float32 -> ``out`` (k*H*W,)."""
+def _affine_chunk(imgs: np.ndarray, mats: np.ndarray, out: np.ndarray,
+                  fields: np.ndarray | None = None) -> None:
+    """Core of :func:`affine_batch`: (k, H, W), (k, 2, 3) float32 -> ``out`` (k*H*W,).
+
+    ``fields`` (2, k, H, W) float32, when given, is added to the source coordinates (x, then y)
+    after the affine map: an elastic displacement, sampled in the same bilinear pass."""
     k, height, width = imgs.shape
     h2, w2 = height + 2, width + 2
     size = k * h2 * w2
@@ -223,6 +229,9 @@ def _affine_chunk(imgs: np.ndarray, mats: np.ndarray, out: np.ndarray) -> None:
         (mats[:, 1, 0, None] * ws.cols)[:, None, :],
         out=ys,
     )
+    if fields is not None:
+        xs += fields[0]
+        ys += fields[1]
 
     # Clamp into the 1-px zero border of the padded image: anything further out
     # samples only zeros. Afterwards x0 is in [-1, W-1] and fx in [0, 1].
@@ -299,6 +308,103 @@ def affine_batch(images: np.ndarray, matrices: np.ndarray) -> np.ndarray:
         stop = min(start + chunk, n)
         _affine_chunk(imgs[start:stop], mats[start:stop], flat_out[start:stop].reshape(-1))
     return out
+
+
+# --------------------------------------------------------------------------- #
+# Elastic distortions (Simard, Steinkraus and Platt, 2003)
+# --------------------------------------------------------------------------- #
+_SMOOTHERS: dict[tuple[int, float], np.ndarray] = {}
+
+
+def _smoother(size: int, sigma: float) -> np.ndarray:
+    """(size, size) float32 Gaussian smoothing matrix with rows of unit L2 norm.
+
+    ``G @ R @ G.T`` smooths a (size, size) field R with a separable Gaussian of standard
+    deviation ``sigma`` px (zeros outside); with unit-norm rows, white noise of variance 1 stays
+    of variance 1 at every pixel, so the displacement's scale is set by ``alpha`` alone."""
+    key = (size, sigma)
+    g = _SMOOTHERS.get(key)
+    if g is None:
+        i = np.arange(size, dtype=np.float64)
+        g = np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2)
+        g /= np.sqrt((g * g).sum(axis=1, keepdims=True))
+        g = g.astype(np.float32)
+        g.setflags(write=False)
+        _SMOOTHERS[key] = g
+    return g
+
+
+def elastic_fields(
+    n: int,
+    rng: np.random.Generator,
+    alpha: float = 1.5,
+    sigma: float = 4.0,
+    *,
+    shape: tuple[int, int] = IMAGE_SHAPE,
+) -> np.ndarray:
+    """Random smooth displacement fields: white noise smoothed with a Gaussian.
+
+    Each image gets its own field per axis, ``alpha * G_h @ R @ G_w.T`` with R uniform
+    (H, W) noise of variance 1 and G the unit-row-norm Gaussian smoothers of
+    :func:`_smoother`, so the displacement at every pixel has a standard deviation of
+    ``alpha`` px on each axis (and is close to normal: a weighted sum of many noises) and
+    neighbouring pixels move together over about ``sigma`` px (Simard et al.'s alpha = 34 on
+    uniform noise with sigma = 4 corresponds to ``alpha`` of about 1.4 here).
+
+    Args:
+        n: number of images.
+        rng: a ``np.random.Generator``; consumes ``2 * n * H * W`` float32 uniforms.
+        alpha: displacement standard deviation in pixels, >= 0.
+        sigma: smoothness in pixels, > 0.
+        shape: ``(H, W)``.
+
+    Returns:
+        float32 array of shape (2, n, H, W): the x (column) then the y (row) displacement of the
+        point each output pixel samples.
+    """
+    alpha = _check_nonneg("alpha", alpha)
+    s = float(sigma)
+    if not (np.isfinite(s) and s > 0.0):
+        raise ValueError(f"sigma must be a finite number > 0; got {sigma!r}")
+    height, width = shape
+    # Uniform noise on [-sqrt(3), sqrt(3)] (variance 1; a quarter of the cost of normal noise)
+    noise = rng.random((2, n, height, width), dtype=np.float32)
+    noise -= np.float32(0.5)
+    gh, gw = _smoother(height, s), _smoother(width, s)
+    along_w = (noise.reshape(2 * n * height, width) @ gw.T).reshape(2, n, height, width)
+    fields = np.matmul(gh, along_w)
+    fields *= np.float32(alpha * 2.0 * np.sqrt(3.0))
+    return fields
+
+
+def elastic_batch(
+    X: np.ndarray, rng: np.random.Generator, alpha: float = 1.5, sigma: float = 4.0
+) -> np.ndarray:
+    """Elastically distort a batch of flattened 28x28 digits (see :func:`elastic_fields`).
+
+    Args:
+        X: (n, 784) float in [0, 1]. Not modified.
+        rng: a ``np.random.Generator``.
+        alpha, sigma: see :func:`elastic_fields`.
+
+    Returns:
+        New float32 array of shape (n, 784): each image sampled bilinearly at its pixels'
+        displaced positions (zeros outside). ``alpha=0`` returns the input unchanged.
+    """
+    Xa = _as_float32("X", X)
+    if Xa.ndim != 2 or Xa.shape[1] != _N_PIXELS:
+        raise ValueError(
+            f"X must have shape (n, {_N_PIXELS}) (flattened 28x28 images); got shape {Xa.shape}"
+        )
+    n = Xa.shape[0]
+    fields = elastic_fields(n, rng, alpha, sigma)
+    identity = np.broadcast_to(affine_matrices(0.0), (n, 2, 3))
+    imgs = Xa.reshape(n, *IMAGE_SHAPE)
+    out = np.empty((n, _N_PIXELS), dtype=np.float32)
+    for start in range(0, n, _CHUNK):
+        sl = slice(start, min(start + _CHUNK, n))
+        _affine_chunk(imgs[sl], identity[sl], out[sl].reshape(-1), fields[:, sl])
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 # --------------------------------------------------------------------------- #
@@ -455,6 +561,9 @@ def augment_batch(
     thickness_strength: tuple[float, float] = (0.5, 1.0),
     max_ink_loss: float = 0.5,
     element: str = "plus",
+    elastic_alpha: float = 0.0,
+    elastic_sigma: float = 4.0,
+    elastic_p: float = 1.0,
 ) -> np.ndarray:
     """Randomly augment a batch of flattened 28x28 digits.
 
@@ -473,9 +582,16 @@ def augment_batch(
        scale ``~ U(*scale)``, shear ``~ U(-shear, shear)``, shift
        ``tx, ty ~ U(-shift, shift)`` px, applied with bilinear inverse mapping
        and zeros outside the image.
+    3. when ``elastic_alpha > 0``, with probability ``elastic_p``, an elastic
+       distortion (:func:`elastic_fields`: a smooth random displacement of
+       ``elastic_alpha`` px standard deviation over ``elastic_sigma`` px),
+       added to the affine map's source coordinates, so the image is
+       resampled only once.
 
-    The random numbers drawn do not depend on the values of the parameters, so
-    the same rng state always consumes the same amount of randomness.
+    The random numbers drawn do not depend on the values of the parameters
+    (except that the elastic fields are drawn, after everything else, only
+    when ``elastic_alpha > 0``), so the same rng state always consumes the same
+    amount of randomness and runs without elastic distortion are unchanged.
     With ``rotation=0, scale=(1, 1), shear=0, shift=0, thickness_p=0`` the
     output equals the input.
 
@@ -493,6 +609,9 @@ def augment_batch(
         max_ink_loss: largest fraction of an image's ink mass that erosion may
             remove, in [0, 1].
         element: structuring element, ``"plus"`` or ``"square"``.
+        elastic_alpha, elastic_sigma: the elastic distortion's strength and
+            smoothness in pixels (0 = none).
+        elastic_p: probability that an example is distorted elastically, in [0, 1].
 
     Returns:
         New float32 array of shape (n, 784) with values in [0, 1].
@@ -521,6 +640,9 @@ def augment_batch(
     if not (0.0 <= float(max_ink_loss) <= 1.0):
         raise ValueError(f"max_ink_loss must be in [0, 1]; got {max_ink_loss!r}")
     _check_element(element)
+    elastic_alpha = _check_nonneg("elastic_alpha", elastic_alpha)
+    if not (0.0 <= float(elastic_p) <= 1.0):
+        raise ValueError(f"elastic_p must be in [0, 1]; got {elastic_p!r}")
 
     n = Xa.shape[0]
     if n == 0:
@@ -540,6 +662,10 @@ def augment_batch(
     u_thick = rng.random(n)
     u_dilate = rng.random(n)
     strength = rng.uniform(t_lo, t_hi, n).astype(np.float32)
+    fields = None
+    if elastic_alpha > 0.0:
+        fields = elastic_fields(n, rng, elastic_alpha, elastic_sigma)
+        fields[:, rng.random(n) >= elastic_p] = 0.0
 
     mats = affine_matrices(angle, scl, shr, tx, ty, shape=IMAGE_SHAPE)
     changed = u_thick < thickness_p
@@ -555,5 +681,6 @@ def augment_batch(
             src = _change_thickness(
                 src, thicker[sl], thinner[sl], strength[sl], element, max_ink_loss
             )
-        _affine_chunk(src, mats[sl], out[sl].reshape(-1))
+        _affine_chunk(src, mats[sl], out[sl].reshape(-1),
+                      None if fields is None else fields[:, sl])
     return np.clip(out, 0.0, 1.0, out=out)

@@ -93,7 +93,8 @@ class TrainConfig:
 
 
 RECIPES: dict[str, TrainConfig] = {
-    # The app's default model: good on MNIST and on drawings.
+    # The app's default model: good on MNIST and on drawings. (A 784-800-800-10 candidate with
+    # more varied training non-digits is in the history, not shipped: docs/recognition.md.)
     "mlp": TrainConfig(hidden=(512, 256), epochs=20, lr=1e-3, batch_size=128, augment=True,
                        drawn_train=12000, outlier_train=8000),
     # The blog's experiment, exactly: 128 relu + 10 sigmoid, MSE, SGD lr 0.01, batch 256,

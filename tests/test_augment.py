@@ -345,3 +345,60 @@ def test_threads_give_the_same_results(batch: np.ndarray) -> None:
         got = list(pool.map(lambda s: augment_batch(big, np.random.default_rng(s)), range(8)))
     for e, g in zip(expected, got, strict=True):
         np.testing.assert_array_equal(e, g)
+
+
+# --------------------------------------------------------------------------- #
+# Elastic distortions
+# --------------------------------------------------------------------------- #
+def test_elastic_fields_have_the_asked_spread_and_are_smooth() -> None:
+    from digits.augment import elastic_fields
+
+    f = elastic_fields(400, np.random.default_rng(0), alpha=1.5, sigma=5.0)
+    assert f.shape == (2, 400, 28, 28) and f.dtype == np.float32
+    assert abs(float(f.std()) - 1.5) < 0.05  # alpha is the displacement's standard deviation
+    assert abs(float(f[:, :, 0, 0].std()) - 1.5) < 0.15  # also at the border
+    # neighbours move together (correlation exp(-1/(4 sigma^2)) ~ 0.99), far pixels do not
+    near = np.corrcoef(f[0, :, 10, 10], f[0, :, 10, 11])[0, 1]
+    far = np.corrcoef(f[0, :, 2, 2], f[0, :, 25, 25])[0, 1]
+    assert near > 0.95 and abs(far) < 0.2
+
+
+def test_elastic_batch_moves_ink_locally_and_zero_alpha_is_identity(batch: np.ndarray) -> None:
+    from digits.augment import elastic_batch
+
+    np.testing.assert_array_equal(elastic_batch(batch, np.random.default_rng(0), alpha=0.0),
+                                  batch)
+    out = elastic_batch(batch, np.random.default_rng(0), alpha=1.5, sigma=5.0)
+    assert out.shape == batch.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    change = np.abs(out - batch).sum(axis=1)
+    assert (change > 1.0).all()  # every image is distorted
+    # ... but it stays the same digit: the ink mass and the centre of mass move little (a
+    # field this smooth includes a shift of about alpha px)
+    mass_ratio = out.sum(axis=1) / batch.sum(axis=1)
+    assert np.all((mass_ratio > 0.7) & (mass_ratio < 1.4))
+    x0, y0 = _centre_of_mass(batch)
+    x1, y1 = _centre_of_mass(out)
+    moved = np.hypot(x1 - x0, y1 - y0)
+    assert moved.max() < 4.0 and moved.mean() < 2.0
+
+
+def test_elastic_in_augment_batch_is_seeded_and_off_by_default(batch: np.ndarray) -> None:
+    plain = augment_batch(batch, np.random.default_rng(3))
+    again = augment_batch(batch, np.random.default_rng(3), elastic_alpha=0.0, elastic_sigma=9.0)
+    np.testing.assert_array_equal(plain, again)  # off: the same randomness as before
+    a = augment_batch(batch, np.random.default_rng(3), elastic_alpha=1.5)
+    b = augment_batch(batch, np.random.default_rng(3), elastic_alpha=1.5)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - plain).sum() > 1.0
+    none = augment_batch(batch, np.random.default_rng(3), elastic_alpha=1.5, elastic_p=0.0)
+    np.testing.assert_allclose(none, plain, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"elastic_alpha": -1.0}, "elastic_alpha"),
+                                          ({"elastic_alpha": 1.0, "elastic_sigma": 0.0},
+                                           "sigma"),
+                                          ({"elastic_p": 1.5}, "elastic_p")])
+def test_bad_elastic_parameters_raise(batch: np.ndarray, kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        augment_batch(batch, np.random.default_rng(0), **kwargs)
