@@ -64,7 +64,7 @@ PRESENT_CSS = """<style>
 .prob-bars { font-size: var(--text); line-height: 1.15; width: 100%; min-width: 9em; }
 .st-key-draw_prediction [data-testid="stMarkdown"],
 .st-key-draw_prediction [data-testid="stMarkdownContainer"] { width: 100%; }
-.st-key-draw_input .pictures img { max-height: 26vh; width: auto; }
+.st-key-draw_input .pictures img { width: 26vh; max-width: 100%; height: auto; }
 .st-key-draw_input .pictures figcaption { font-size: var(--text); line-height: 1.2;
   text-align: left; }
 .st-key-present_side { min-width: 0; flex: 1 1 0; }
