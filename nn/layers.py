@@ -181,6 +181,18 @@ class Layer(metaclass=_LayerType):
         ``from_logits``; the same thing for a layer without activation) -> dX or None."""
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
+    def fuses_with(self, layer: Layer, input_shape: tuple[int, ...]) -> bool:
+        """True when training may run this layer and the next one, ``layer``, as one
+        ``forward_fused`` for per-example inputs ``input_shape`` (a Conv2D and the MaxPool2D
+        after it); False for most layers."""
+        return False
+
+    def forward_fused(self, X: Array, layer: Layer) -> Array:
+        """Training forward of this layer and then ``layer``: what
+        ``layer.forward(self.forward(X, True), True)`` gives, with both layers' caches set for
+        their ``backward`` (called in the usual order)."""
+        raise NotImplementedError(f"{type(self).__name__}.forward_fused")
+
     def cached(self) -> Any:
         """What the last ``forward(training=True)`` kept, or RuntimeError if there is none."""
         if self._cache is None:
