@@ -248,22 +248,43 @@ class Conv2D(Layer):
         out, pads = self._pads(X.shape[1:])
         return _im2col(X.transpose(0, 2, 3, 1), self.kernel_size, self.stride, pads, out)
 
-    def _input_gradient(self, dZ: Array, Wm: Array, input_shape: tuple[int, ...]) -> Array:
-        """dX (N, C, H, W) from dZ (N*Ho*Wo, F), the gradient w.r.t. the pre-activation.
+    def _input_gradient(self, dZ: Array, Wm: Array, input_shape: tuple[int, ...],
+                        blocks: tuple[int, int] = (1, 1)) -> Array:
+        """dX (N, C, H, W) from dZ (N*Ho*Wo, F), the gradient w.r.t. the pre-activation, its
+        rows in ``blocks`` order (see ``_im2col``).
 
-        Stride 1 (when F <= 2C): dX is the correlation of dZ, zero-padded by (kernel - 1 -
-        padding), with the flipped kernel: im2col of dZ and one matrix product, no scatter.
-        Otherwise: dcols = dZ @ Wm, then ``_col2im``."""
+        Stride 1: dZ goes into a zero grid the size of the padded input, (N, Hp, Wp, F), at
+        the top left of each example's grid; output pixel (y, x) then feeds input pixel
+        (y + i, x + j) of the padded grid, which in the flattened grid is a shift by
+        i * Wp + j rows. So per kernel offset one matrix product, grid @ W[:, :, i, j] (L, C),
+        and one contiguous shifted add (no window of an example reaches into the next one).
+        Other strides: dcols = dZ @ Wm, then ``_col2im``."""
         N, C, H, W = input_shape
         F = self.filters
         (Ho, Wo), (top, bottom, left, right) = self._pads((C, H, W))
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        if (sh, sw) != (1, 1) or F > 2 * C:
+        if (sh, sw) != (1, 1):
+            if blocks != (1, 1):  # back to (n, i, j) row order
+                natural = np.empty((N, Ho, Wo, F), dtype=dZ.dtype)
+                view = _pool_major(natural, 0, blocks)
+                view[...] = dZ.reshape(view.shape)
+                dZ = natural.reshape(-1, F)
             return self._col2im(dZ @ Wm, input_shape)
-        pads = (kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right)
-        cols = _im2col(dZ.reshape(N, Ho, Wo, F), (kh, kw), (1, 1), pads, (H, W))
-        W_flipped = self.params["W"][:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, C)
-        return (cols @ W_flipped).reshape(N, H, W, C).transpose(0, 3, 1, 2)
+        Hp, Wp = H + top + bottom, W + left + right
+        grid = np.zeros((N, Hp, Wp, F), dtype=dZ.dtype)
+        view = _pool_major(grid[:, :Ho, :Wo], 0, blocks)
+        view[...] = dZ.reshape(view.shape)
+        L = N * Hp * Wp
+        grid = grid.reshape(L, F)
+        dXp = np.zeros((L, C), dtype=dZ.dtype)
+        D = np.empty((L, C), dtype=dZ.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                shift = i * Wp + j
+                np.matmul(grid, self.params["W"][:, :, i, j], out=D)
+                dXp[shift:] += D[: L - shift]
+        dXp = dXp.reshape(N, Hp, Wp, C)
+        return dXp[:, top : top + H, left : left + W].transpose(0, 3, 1, 2)
 
     def _col2im(self, dcols: Array, input_shape: tuple[int, ...]) -> Array:
         """Adjoint of ``_im2col``: dcols (N*Ho*Wo, kh*kw*C) -> dX (N, C, H, W), summing the
@@ -399,12 +420,7 @@ class Conv2D(Layer):
         np.matmul(np.ones(len(dZ), dtype=dZ.dtype), dZ, out=self.gradient_buffer("B"))
         if not need_input_grad:
             return None
-        if pooled is not None:  # back to (n, i, j) row order
-            N, F = input_shape[0], self.filters
-            Hq, Wq = self.output_shape(input_shape[1:])[1:]
-            dZ = dZ.reshape(ph, pw, N, Hq // ph, Wq // pw, F).transpose(2, 3, 0, 4, 1, 5)
-            dZ = dZ.reshape(-1, F)
-        return self._input_gradient(dZ, Wm, input_shape)
+        return self._input_gradient(dZ, Wm, input_shape, (1, 1) if pooled is None else (ph, pw))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
