@@ -80,6 +80,30 @@ def _strided(start: int, count: int, step: int) -> slice:
 FEW_CHANNELS = 4
 
 
+class _Scratch:
+    """Working arrays a layer keeps from one training step to the next: the same shapes
+    every step, so no new memory (and no page faults) per step. Only for arrays that never
+    leave the layer; a private copy of a layer gets its own (``clear_cache``)."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, Array] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype, zero: bool = False
+            ) -> Array:
+        """The array ``name`` of this shape and dtype, new when it has none. ``zero``: filled
+        with zeros when new; the caller writes the same part of it every time (the rest
+        stays zero, e.g. an image's padding)."""
+        array = self.arrays.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self.arrays[name] = (np.zeros if zero else np.empty)(shape, dtype=dtype)
+        return array
+
+
+def _fresh(name: str, shape: tuple[int, ...], dtype: np.dtype, zero: bool = False) -> Array:
+    """A new array: what layers use instead of a ``_Scratch`` outside training."""
+    return (np.zeros if zero else np.empty)(shape, dtype=dtype)
+
+
 def _pool_major(view: Array, n_axis: int, blocks: tuple[int, int]) -> Array:
     """A view whose axes n_axis, n_axis + 1, n_axis + 2 are (N, Ho, Wo), with Ho and Wo split
     by ``blocks`` = (bh, bw) and reordered as (bh, bw, N, Ho // bh, Wo // bw): the pixels of
@@ -97,7 +121,7 @@ def _pool_major(view: Array, n_axis: int, blocks: tuple[int, int]) -> Array:
 
 def _im2col(Xt: Array, kernel: tuple[int, int], stride: tuple[int, int],
             pads: tuple[int, int, int, int], out: tuple[int, int],
-            blocks: tuple[int, int] = (1, 1)) -> Array:
+            blocks: tuple[int, int] = (1, 1), scratch: _Scratch | None = None) -> Array:
     """Channels-last images Xt (N, H, W, C) -> the (N*Ho*Wo, kh*kw*C) matrix whose row
     (n, i, j) is the receptive field of output pixel (i, j) of example n, in (kh, kw, C) order.
 
@@ -107,18 +131,20 @@ def _im2col(Xt: Array, kernel: tuple[int, int], stride: tuple[int, int],
     offset, and returned as its transpose (a Fortran-ordered view, which matmul takes as is).
     With ``blocks`` = (bh, bw) (dividing Ho and Wo) the rows are in the order
     (a, b, n, i', j') for output pixel (i' * bh + a, j' * bw + b): pool-window major (see
-    ``_pool_major``), what a fused max pool reads as bh*bw contiguous blocks."""
+    ``_pool_major``), what a fused max pool reads as bh*bw contiguous blocks. With a
+    ``scratch``, the padded images and the matrix are its arrays (valid until next call)."""
+    new = _fresh if scratch is None else scratch.get
     N, H, W, C = Xt.shape
     (kh, kw), (sh, sw), (top, bottom, left, right), (Ho, Wo) = kernel, stride, pads, out
     if top or bottom or left or right:
-        Xp = np.zeros((N, H + top + bottom, W + left + right, C), dtype=Xt.dtype)
+        Xp = new("padded", (N, H + top + bottom, W + left + right, C), Xt.dtype, True)
         Xp[:, top : top + H, left : left + W] = Xt
     else:
         Xp = Xt
     if C < FEW_CHANNELS:
         Xq = Xp.transpose(3, 0, 1, 2)  # (C, N, Hp, Wp)
         first = _pool_major(Xq[:, :, _strided(0, Ho, sh), _strided(0, Wo, sw)], 1, blocks)
-        colsT = np.empty((kh, kw, *first.shape), dtype=Xt.dtype)
+        colsT = new("cols", (kh, kw, *first.shape), Xt.dtype)
         for i in range(kh):
             for j in range(kw):
                 colsT[i, j] = _pool_major(Xq[:, :, _strided(i, Ho, sh), _strided(j, Wo, sw)],
@@ -127,7 +153,7 @@ def _im2col(Xt: Array, kernel: tuple[int, int], stride: tuple[int, int],
     windows = np.lib.stride_tricks.sliding_window_view(Xp, (kh, kw), axis=(1, 2))
     windows = windows[:, _strided(0, Ho, sh), _strided(0, Wo, sw)]  # (N, Ho, Wo, C, kh, kw)
     windows = _pool_major(windows.transpose(0, 1, 2, 4, 5, 3), 0, blocks)
-    cols = np.empty(windows.shape, dtype=Xt.dtype)
+    cols = new("cols", windows.shape, Xt.dtype)
     np.copyto(cols, windows)
     return cols.reshape(N * Ho * Wo, kh * kw * C)
 
@@ -203,6 +229,7 @@ class Conv2D(Layer):
         # None, or (the pool's window (ph, pw), its winners) when a MaxPool2D was fused in
         # (``forward_fused``; the rows are then pool-window major).
         self._cache: tuple[Array, Array, Array, Array, tuple[int, ...], Any] | None = None
+        self._scratch = _Scratch()  # training's working arrays, reused step after step
 
     # --- shapes -------------------------------------------------------------------------------
     def _geometry(self, input_shape: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
@@ -271,13 +298,13 @@ class Conv2D(Layer):
                 dZ = natural.reshape(-1, F)
             return self._col2im(dZ @ Wm, input_shape)
         Hp, Wp = H + top + bottom, W + left + right
-        grid = np.zeros((N, Hp, Wp, F), dtype=dZ.dtype)
+        grid = self._scratch.get("grid", (N, Hp, Wp, F), dZ.dtype, zero=True)
         view = _pool_major(grid[:, :Ho, :Wo], 0, blocks)
         view[...] = dZ.reshape(view.shape)
         L = N * Hp * Wp
         grid = grid.reshape(L, F)
         dXp = np.zeros((L, C), dtype=dZ.dtype)
-        D = np.empty((L, C), dtype=dZ.dtype)
+        D = self._scratch.get("D", (L, C), dZ.dtype)
         for i in range(kh):
             for j in range(kw):
                 shift = i * Wp + j
@@ -300,12 +327,18 @@ class Conv2D(Layer):
                 dXp[:, rows, _strided(j, Wo, sw)] += d6[:, :, :, i, j]
         return dXp[:, top : top + H, left : left + W].transpose(0, 3, 1, 2)
 
-    def _forward_rows(self, X: Array, Wm: Array, blocks: tuple[int, int] = (1, 1)
-                      ) -> tuple[Array, Array, Array]:
-        """X (N, C, H, W) -> (cols (M, K), Z (M, F), A (M, F)). For relu, A is Z rectified in
-        place (``Activation.in_place``). ``blocks``: the rows' order, see ``_im2col``."""
+    def _cols(self, X: Array, blocks: tuple[int, int] = (1, 1), scratch: _Scratch | None = None
+              ) -> Array:
+        """X (N, C, H, W) -> im2col's (M, K) matrix, rows in ``blocks`` order (``_im2col``)."""
         out, pads = self._pads(X.shape[1:])
-        cols = _im2col(X.transpose(0, 2, 3, 1), self.kernel_size, self.stride, pads, out, blocks)
+        return _im2col(X.transpose(0, 2, 3, 1), self.kernel_size, self.stride, pads, out, blocks,
+                       scratch)
+
+    def _forward_rows(self, X: Array, Wm: Array, blocks: tuple[int, int] = (1, 1),
+                      scratch: _Scratch | None = None) -> tuple[Array, Array, Array]:
+        """X (N, C, H, W) -> (cols (M, K), Z (M, F), A (M, F)). For relu, A is Z rectified in
+        place (``Activation.in_place``). ``blocks``, ``scratch``: see ``_im2col``."""
+        cols = self._cols(X, blocks, scratch)
         Z = cols @ Wm.T  # (M, F)
         Z += self.params["B"]
         return cols, Z, self.activation.in_place(Z)
@@ -318,7 +351,7 @@ class Conv2D(Layer):
         F, Ho, Wo = self.output_shape(X.shape[1:])
         Wm = self._weight_matrix()
         if training:
-            cols, Z, A = self._forward_rows(X, Wm)
+            cols, Z, A = self._forward_rows(X, Wm, scratch=self._scratch)
             self._cache = (cols, Z, A, Wm, X.shape, None)
         else:
             row_bytes = Ho * Wo * Wm.shape[1] * X.itemsize
@@ -365,12 +398,11 @@ class Conv2D(Layer):
         Wm = self._weight_matrix()
         relu = self.activation.name == "relu"
         if relu:
-            out, pads = self._pads(X.shape[1:])
-            cols = _im2col(X.transpose(0, 2, 3, 1), self.kernel_size, self.stride, pads, out,
-                           blocks)
-            Z = A = cols @ Wm.T  # (M, F) without the bias
+            cols = self._cols(X, blocks, self._scratch)
+            Z = A = self._scratch.get("Z", (len(cols), F), self.dtype)
+            np.matmul(cols, Wm.T, out=Z)  # (M, F) without the bias
         else:
-            cols, Z, A = self._forward_rows(X, Wm, blocks)
+            cols, Z, A = self._forward_rows(X, Wm, blocks, self._scratch)
         Y, winner = _block_max(A.reshape(P, -1, F))
         if relu:
             Y += self.params["B"]
@@ -387,8 +419,8 @@ class Conv2D(Layer):
         code P), times the activation's derivative (relu's is in the winners)."""
         P = int(np.prod(self._cache[5][0]))
         dYm = dY.transpose(0, 2, 3, 1).reshape(winner.shape)  # (N*Ho'*Wo', F); copies if needed
-        dA = np.empty((P, *winner.shape), dtype=self.dtype)
-        mask = np.empty(winner.shape, dtype=np.bool_)
+        dA = self._scratch.get("dA", (P, *winner.shape), self.dtype)
+        mask = self._scratch.get("mask", winner.shape, np.dtype(np.bool_))
         for k in range(P):
             np.equal(winner, k, out=mask)
             np.multiply(dYm, mask, out=dA[k])
@@ -421,6 +453,11 @@ class Conv2D(Layer):
         if not need_input_grad:
             return None
         return self._input_gradient(dZ, Wm, input_shape, (1, 1) if pooled is None else (ph, pw))
+
+    def clear_cache(self) -> None:
+        """Drop the cache and the working arrays (a private copy gets its own)."""
+        super().clear_cache()
+        self._scratch = _Scratch()
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -583,3 +583,20 @@ def test_default_cnn_step_matches_a_straightforward_float64_reference():
     for key, _, grad in model.parameters():
         assert grad.dtype == np.float32, key
         assert relative_error(grad, expected[key]) < 1e-5, key
+
+
+def test_training_reuses_working_arrays_and_frees_them_afterwards():
+    model = default_cnn()
+    conv = model.layers[3]
+    X = tied_images((8, 784)).astype(np.float32)
+    model.forward(X, training=True)
+    cols = conv.cached()[0]
+    other = rng.random((8, 784), dtype=np.float32)
+    Y = model.forward(other, training=True)
+    assert np.shares_memory(conv.cached()[0], cols)  # the same memory, step after step ...
+    np.testing.assert_array_equal(Y, model.copy().forward(other, training=True))  # new values
+    twin = model._private_copy().layers[3]
+    assert twin._scratch is not conv._scratch and not twin._scratch.arrays  # never shared
+    nn.fit(model, X, np.arange(8) % 10, 4, 1, 0.01, optimizer="adam", loss="cross_entropy",
+           verbose=False)
+    assert not conv._scratch.arrays  # and freed when training ends
