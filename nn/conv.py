@@ -280,11 +280,11 @@ class Conv2D(Layer):
         """dX (N, C, H, W) from dZ (N*Ho*Wo, F), the gradient w.r.t. the pre-activation, its
         rows in ``blocks`` order (see ``_im2col``).
 
-        Stride 1: dZ goes into a zero grid the size of the padded input, (N, Hp, Wp, F), at
-        the top left of each example's grid; output pixel (y, x) then feeds input pixel
-        (y + i, x + j) of the padded grid, which in the flattened grid is a shift by
-        i * Wp + j rows. So per kernel offset one matrix product, grid @ W[:, :, i, j] (L, C),
-        and one contiguous shifted add (no window of an example reaches into the next one).
+        Stride 1: dZ goes into a zero grid as wide as the padded input, (N, Ho, Wp, F); output
+        pixel (y, x) feeds input pixel (y + i, x + j) of the padded input, which for each
+        example's flattened rows is a shift by i * Wp + j. So per kernel offset one matrix
+        product, grid @ W[:, :, i, j] (N*Ho*Wp, C), and one shifted add with runs of
+        Ho*Wp*C contiguous values.
         Other strides: dcols = dZ @ Wm, then ``_col2im``."""
         N, C, H, W = input_shape
         F = self.filters
@@ -298,19 +298,19 @@ class Conv2D(Layer):
                 dZ = natural.reshape(-1, F)
             return self._col2im(dZ @ Wm, input_shape)
         Hp, Wp = H + top + bottom, W + left + right
-        grid = self._scratch.get("grid", (N, Hp, Wp, F), dZ.dtype, zero=True)
-        view = _pool_major(grid[:, :Ho, :Wo], 0, blocks)
+        grid = self._scratch.get("grid", (N, Ho, Wp, F), dZ.dtype, zero=True)
+        view = _pool_major(grid[:, :, :Wo], 0, blocks)
         view[...] = dZ.reshape(view.shape)
-        L = N * Hp * Wp
-        grid = grid.reshape(L, F)
-        dXp = np.zeros((L, C), dtype=dZ.dtype)
-        D = self._scratch.get("D", (L, C), dZ.dtype)
+        rows = Ho * Wp  # per example; Ho + kh - 1 = Hp
+        grid = grid.reshape(N * rows, F)
+        dXp = np.zeros((N, Hp * Wp + kw - 1, C), dtype=dZ.dtype)  # kw - 1: the last shift's
+        D = self._scratch.get("D", (N * rows, C), dZ.dtype)  # overhang (zero columns)
         for i in range(kh):
             for j in range(kw):
                 shift = i * Wp + j
                 np.matmul(grid, self.params["W"][:, :, i, j], out=D)
-                dXp[shift:] += D[: L - shift]
-        dXp = dXp.reshape(N, Hp, Wp, C)
+                dXp[:, shift : shift + rows] += D.reshape(N, rows, C)
+        dXp = dXp[:, : Hp * Wp].reshape(N, Hp, Wp, C)
         return dXp[:, top : top + H, left : left + W].transpose(0, 3, 1, 2)
 
     def _col2im(self, dcols: Array, input_shape: tuple[int, ...]) -> Array:
