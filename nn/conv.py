@@ -445,9 +445,12 @@ class Conv2D(Layer):
                 dYm = dYm.astype(self.dtype)
             dZ = self.activation_gradient(Z, A, dYm, from_logits)  # (M, F)
         kh, kw = self.kernel_size
-        dWm = dZ.T @ cols  # (F, K)
-        np.copyto(self.gradient_buffer("W"),
-                  dWm.reshape(self.filters, kh, kw, -1).transpose(0, 3, 1, 2))
+        if cols.flags.f_contiguous:  # few channels: cols is the transpose of (K, M) memory,
+            dWmT = cols.T @ dZ  # and this order of the product is the faster one
+            dW = dWmT.reshape(kh, kw, -1, self.filters).transpose(3, 2, 0, 1)
+        else:
+            dW = (dZ.T @ cols).reshape(self.filters, kh, kw, -1).transpose(0, 3, 1, 2)
+        np.copyto(self.gradient_buffer("W"), dW)
         # column sums as a matrix-vector product: several times faster than sum(axis=0)
         np.matmul(np.ones(len(dZ), dtype=dZ.dtype), dZ, out=self.gradient_buffer("B"))
         if not need_input_grad:
