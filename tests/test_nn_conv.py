@@ -600,3 +600,18 @@ def test_training_reuses_working_arrays_and_frees_them_afterwards():
     nn.fit(model, X, np.arange(8) % 10, 4, 1, 0.01, optimizer="adam", loss="cross_entropy",
            verbose=False)
     assert not conv._scratch.arrays  # and freed when training ends
+
+
+def test_bench_cnn_profiles_our_step_per_layer_and_times_it():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_cnn.py"
+    proc = subprocess.run([sys.executable, str(script), "--repeats", "1", "--steps", "2",
+                           "--threads", "1", "--profile"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if "Conv2D(relu)+MaxPool2D" in line]
+    assert len(rows) == 2 and all("forward" in r and "backward" in r for r in rows)
+    assert "--- 1 thread(s) each" in proc.stdout and "median: numpy" in proc.stdout
