@@ -8,6 +8,12 @@ and ``MaxPool2D`` read their input through ``X.transpose(0, 2, 3, 1)``, which is
 input came from one of them. im2col then gathers contiguous runs of channels and the whole
 batch is one (N*Ho*Wo, kh*kw*C) @ (kh*kw*C, F) matrix product. Callers only ever see the
 logical (N, C, H, W) shape; ``np.ascontiguousarray`` gives a C-ordered copy if one is needed.
+
+In training a Conv2D and the MaxPool2D after it run as one (``Conv2D.forward_fused``, called by
+``Model``): im2col's rows come in pool-window order, so the pool works on contiguous blocks,
+and its backward is folded into the conv's. The stride-1 input gradient is a matrix product
+and a contiguous shifted add per kernel offset (``Conv2D._input_gradient``). Training's working
+arrays are kept from step to step (``_Scratch``).
 """
 
 from __future__ import annotations

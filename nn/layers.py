@@ -12,6 +12,8 @@ The layer contract (every layer follows it):
 - ``backward(dY)`` fills ``self.grads`` and returns ``dX`` (or None when the caller says the
   input gradient is not needed). It never updates weights: optimisers do that.
 - ``get_config()`` returns a JSON-able dict; ``layer_from_config`` rebuilds the layer from it.
+- In training a layer may run together with the next one (``fuses_with`` / ``forward_fused``:
+  a Conv2D and its MaxPool2D); both layers' ``backward`` are still called, in reverse order.
 """
 
 from __future__ import annotations
