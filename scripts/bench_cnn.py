@@ -14,6 +14,9 @@ number, OpenBLAS (numpy's BLAS) through threadpoolctl and PyTorch through
 ``torch.set_num_threads``. On a machine shared with other jobs, threads that wait for each other
 can make every matrix product several times slower, so take several runs and their medians.
 
+Each comparison also prints the median ratio of CPU time per step (all of a process's threads),
+which other jobs on the machine disturb much less than wall time.
+
 ``--profile`` first prints where our step goes: the median milliseconds of every layer's forward
 and backward pass (a Conv2D and the MaxPool2D it fuses with in training as one row).
 
@@ -135,6 +138,15 @@ def torch_step_ms(X: np.ndarray, y: np.ndarray, batch: int, conv: tuple[int, ...
     return seconds * 1e3 / steps
 
 
+def cpu_timed(into: list[float], step_ms, X: np.ndarray, y: np.ndarray,
+              args: argparse.Namespace, seed: int) -> float:
+    """``step_ms(...)``'s wall ms per step; appends the process's CPU ms per step to ``into``."""
+    start = time.process_time()
+    wall = step_ms(X, y, args.batch_size, args.conv, args.hidden, seed)
+    into.append((time.process_time() - start) * 1e3 / args.steps)
+    return wall
+
+
 def main(argv: list[str] | None = None) -> int:
     recipe = RECIPES["cnn"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -173,11 +185,18 @@ def main(argv: list[str] | None = None) -> int:
             numpy_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
             if torch is not None:
                 torch_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
+            cpu: dict[str, list[float]] = {"numpy": [], "torch": []}
             alternate(
-                lambda r: numpy_step_ms(X, y, args.batch_size, args.conv, args.hidden, r),
+                lambda r, c=cpu["numpy"]: cpu_timed(c, numpy_step_ms, X, y, args, r),
                 None if torch is None
-                else lambda r: torch_step_ms(X, y, args.batch_size, args.conv, args.hidden, r),
+                else lambda r, c=cpu["torch"]: cpu_timed(c, torch_step_ms, X, y, args, r),
                 args.repeats, "ms/step", target=1.0)
+            if cpu["torch"]:  # CPU time is steadier than wall time on a busy machine
+                ratio = statistics.median(a / b for a, b in zip(cpu["numpy"], cpu["torch"],
+                                                                strict=True))
+                print(f"CPU time (all threads): numpy {statistics.median(cpu['numpy']):.2f}, "
+                      f"torch {statistics.median(cpu['torch']):.2f} ms/step; median ratio "
+                      f"{ratio:.2f}")
     return 0
 
 

@@ -615,3 +615,8 @@ def test_bench_cnn_profiles_our_step_per_layer_and_times_it():
     rows = [line for line in proc.stdout.splitlines() if "Conv2D(relu)+MaxPool2D" in line]
     assert len(rows) == 2 and all("forward" in r and "backward" in r for r in rows)
     assert "--- 1 thread(s) each" in proc.stdout and "median: numpy" in proc.stdout
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return
+    assert "CPU time (all threads)" in proc.stdout
