@@ -12,6 +12,8 @@ The layer contract (every layer follows it):
 - ``backward(dY)`` fills ``self.grads`` and returns ``dX`` (or None when the caller says the
   input gradient is not needed). It never updates weights: optimisers do that.
 - ``get_config()`` returns a JSON-able dict; ``layer_from_config`` rebuilds the layer from it.
+- In training a layer may run together with the next one (``fuses_with`` / ``forward_fused``:
+  a Conv2D and its MaxPool2D); both layers' ``backward`` are still called, in reverse order.
 """
 
 from __future__ import annotations
@@ -180,6 +182,18 @@ class Layer(metaclass=_LayerType):
         """dY, the gradient w.r.t. the output (w.r.t. the pre-activation when
         ``from_logits``; the same thing for a layer without activation) -> dX or None."""
         raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def fuses_with(self, layer: Layer, input_shape: tuple[int, ...]) -> bool:
+        """True when training may run this layer and the next one, ``layer``, as one
+        ``forward_fused`` for per-example inputs ``input_shape`` (a Conv2D and the MaxPool2D
+        after it); False for most layers."""
+        return False
+
+    def forward_fused(self, X: Array, layer: Layer) -> Array:
+        """Training forward of this layer and then ``layer``: what
+        ``layer.forward(self.forward(X, True), True)`` gives, with both layers' caches set for
+        their ``backward`` (called in the usual order)."""
+        raise NotImplementedError(f"{type(self).__name__}.forward_fused")
 
     def cached(self) -> Any:
         """What the last ``forward(training=True)`` kept, or RuntimeError if there is none."""

@@ -132,9 +132,7 @@ class Model:
     # --- computation --------------------------------------------------------------------------
     def forward(self, X: Array, training: bool = False) -> Array:
         """Run every layer. No checks: use ``__call__`` for user input."""
-        for layer in self.layers:
-            X = layer.forward(X, training)
-        return X
+        return _run(self.layers, X, training)
 
     def forward_with_logits(self, X: Array, training: bool = False) -> tuple[Array, Array]:
         """(outputs, logits): the model's output for X and its last layer's pre-activation,
@@ -142,8 +140,7 @@ class Model:
         No checks, as ``forward``."""
         if not self.layers:
             return X, X
-        for layer in self.layers[:-1]:
-            X = layer.forward(X, training)
+        X = _run(self.layers[:-1], X, training)
         return self.layers[-1].forward_with_logits(X, training)
 
     def __call__(self, X: Array, training: bool = False) -> Array:
@@ -449,6 +446,21 @@ class Model:
                 shapes[f"layers.{i}.{name}"] = param_shape
             shape = layer.output_shape(shape)
         return shapes
+
+
+def _run(layers: list[Layer], X: Array, training: bool) -> Array:
+    """X through ``layers`` in turn; in training, a layer that fuses with the next one (a
+    Conv2D and its MaxPool2D) runs both at once (``Layer.forward_fused``)."""
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        if training and i + 1 < len(layers) and layer.fuses_with(layers[i + 1], X.shape[1:]):
+            X = layer.forward_fused(X, layers[i + 1])
+            i += 2
+        else:
+            X = layer.forward(X, training)
+            i += 1
+    return X
 
 
 def as_one_hot(targets: Array, classes: int | None = None, batch: int | None = None) -> Array:

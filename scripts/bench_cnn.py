@@ -9,23 +9,30 @@ the equivalent loop (index a shuffled batch, forward, loss, backward, step). Run
 the median of the per-run ratios ours / torch are printed. Without PyTorch only our step time
 is printed.
 
-Thread counts: PyTorch is given as many threads as OpenBLAS (numpy's BLAS) uses, which is the
-``OPENBLAS_NUM_THREADS`` environment variable when set, else PyTorch's default. On a machine
-shared with other jobs, OpenBLAS threads that wait for each other can make every matrix product
-several times slower; ``OPENBLAS_NUM_THREADS=1`` then gives steadier (and often faster) numbers.
+Thread counts (``--threads 1,2``, one comparison each, in this one run): both get the same
+number, OpenBLAS (numpy's BLAS) through threadpoolctl and PyTorch through
+``torch.set_num_threads``. On a machine shared with other jobs, threads that wait for each other
+can make every matrix product several times slower, so take several runs and their medians.
 
-    python scripts/bench_cnn.py [--repeats 7] [--steps 40] [--conv 16,32] [--hidden 128]
-    OPENBLAS_NUM_THREADS=1 python scripts/bench_cnn.py
+Each comparison also prints the median ratio of CPU time per step (all of a process's threads),
+which other jobs on the machine disturb much less than wall time.
+
+``--profile`` first prints where our step goes: the median milliseconds of every layer's forward
+and backward pass (a Conv2D and the MaxPool2D it fuses with in training as one row).
+
+    python scripts/bench_cnn.py [--repeats 9] [--steps 40] [--threads 1,2] [--profile]
+                                [--conv 16,32] [--hidden 128]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import statistics
 import time
 
 import numpy as np
 from benchlib import alternate, torch_train_seconds
+from threadpoolctl import threadpool_limits
 
 import nn
 from digits.recipes import RECIPES, build_cnn, with_overrides
@@ -46,6 +53,60 @@ def numpy_step_ms(X: np.ndarray, y: np.ndarray, batch: int, conv: tuple[int, ...
     nn.fit(model, X, y, batch, 1, 1e-3, optimizer="adam", loss="cross_entropy", seed=seed,
            verbose=False)
     return (time.perf_counter() - start) * 1e3 / -(-len(X) // batch)
+
+
+def profile(X: np.ndarray, y: np.ndarray, batch: int, conv: tuple[int, ...],
+            hidden: tuple[int, ...]) -> None:
+    """Print the median wall milliseconds of each layer's forward and backward pass over the
+    training steps of one pass through X (n, 784), y (n,) (no optimiser step: the weights stay)."""
+    config = with_overrides(RECIPES["cnn"], conv=conv, hidden=hidden, activation="relu",
+                            output="softmax", seed=0)
+    model = build_cnn(config)
+    layers, loss = model.layers, nn.get_loss("cross_entropy")
+    groups: list[list[int]] = []  # layer indices run together (a fused conv + pool)
+    shape = model.input_shape
+    i = 0
+    while i < len(layers):
+        size = 2 if i + 2 < len(layers) and layers[i].fuses_with(layers[i + 1], shape) else 1
+        groups.append(list(range(i, i + size)))
+        for j in range(i, i + size):
+            shape = layers[j].output_shape(shape)
+        i += size
+    forward = {g[0]: [] for g in groups}
+    backward = {g[0]: [] for g in groups}
+    first = next(i for i, layer in enumerate(layers) if layer.params)
+    for start in range(0, len(X) - batch + 1, batch):
+        A = X[start : start + batch]
+        for g in groups:
+            t = time.perf_counter()
+            if len(g) == 2:
+                A = layers[g[0]].forward_fused(A, layers[g[1]])
+            elif g[0] == len(layers) - 1:
+                A = layers[g[0]].forward_with_logits(A, True)[0]
+            else:
+                A = layers[g[0]].forward(A, True)
+            forward[g[0]].append(time.perf_counter() - t)
+        dY = loss.gradient(A, y[start : start + batch])
+        for g in reversed(groups):
+            t = time.perf_counter()
+            for j in reversed(g):
+                dY = layers[j].backward(dY, j > first, from_logits=j == len(layers) - 1)
+            backward[g[0]].append(time.perf_counter() - t)
+            if g[0] <= first:
+                break
+    print("where our step goes (median ms per layer; the optimiser step not included):")
+    totals = [0.0, 0.0]
+    for g in groups:
+        name = "+".join(layers[j].describe() + (
+            f"({layers[j].activation.name})" if layers[j].activation is not None else "")
+            for j in g)
+        f = statistics.median(forward[g[0]]) * 1e3
+        b = statistics.median(backward[g[0]]) * 1e3 if backward[g[0]] else 0.0
+        totals[0] += f
+        totals[1] += b
+        print(f"  {name:34s} forward {f:6.2f}  backward {b:6.2f}")
+    print(f"  {'total':34s} forward {totals[0]:6.2f}  backward {totals[1]:6.2f}")
+    model.clear_cache()
 
 
 def torch_model(conv: tuple[int, ...], hidden: tuple[int, ...]):
@@ -77,43 +138,65 @@ def torch_step_ms(X: np.ndarray, y: np.ndarray, batch: int, conv: tuple[int, ...
     return seconds * 1e3 / steps
 
 
+def cpu_timed(into: list[float], step_ms, X: np.ndarray, y: np.ndarray,
+              args: argparse.Namespace, seed: int) -> float:
+    """``step_ms(...)``'s wall ms per step; appends the process's CPU ms per step to ``into``."""
+    start = time.process_time()
+    wall = step_ms(X, y, args.batch_size, args.conv, args.hidden, seed)
+    into.append((time.process_time() - start) * 1e3 / args.steps)
+    return wall
+
+
 def main(argv: list[str] | None = None) -> int:
     recipe = RECIPES["cnn"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--steps", type=int, default=40, help="training steps per run")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--conv", type=widths, default=recipe.conv,
                         help="conv widths, e.g. 16,32 (default: the cnn recipe's)")
     parser.add_argument("--hidden", type=widths, default=recipe.hidden,
                         help="dense widths, e.g. 128 (default: the cnn recipe's)")
+    parser.add_argument("--threads", default="1,2", help="thread counts to compare, e.g. 1,2")
+    parser.add_argument("--profile", action="store_true",
+                        help="first print the per-layer breakdown of our step")
     args = parser.parse_args(argv)
     n = args.steps * args.batch_size
     rng = np.random.default_rng(0)
     X = rng.random((n, 784), dtype=np.float32)
     y = rng.integers(0, 10, n)
-    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS")
     try:
         import torch
 
-        if blas_threads:
-            torch.set_num_threads(int(blas_threads))
-        print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; "
-              f"OPENBLAS_NUM_THREADS={blas_threads or '(unset)'}")
+        print(f"torch {torch.__version__}", end="; ")
     except ImportError:
         torch = None
-        print("PyTorch is not importable: timing our step only.")
+        print("PyTorch is not importable: timing our step only.", end=" ")
     print(f"numpy {np.__version__}; conv {args.conv}, hidden {args.hidden}, "
           f"batch {args.batch_size}, {args.steps} steps per run")
     warm = slice(0, 4 * args.batch_size)
-    numpy_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
-    if torch is not None:
-        torch_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
-    alternate(
-        lambda r: numpy_step_ms(X, y, args.batch_size, args.conv, args.hidden, r),
-        None if torch is None
-        else lambda r: torch_step_ms(X, y, args.batch_size, args.conv, args.hidden, r),
-        args.repeats, "ms/step", target=1.5)
+    for threads in (int(t) for t in args.threads.split(",")):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            if torch is not None:
+                torch.set_num_threads(threads)
+            print(f"--- {threads} thread(s) each")
+            if args.profile:
+                profile(X, y, args.batch_size, args.conv, args.hidden)
+            numpy_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
+            if torch is not None:
+                torch_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
+            cpu: dict[str, list[float]] = {"numpy": [], "torch": []}
+            alternate(
+                lambda r, c=cpu["numpy"]: cpu_timed(c, numpy_step_ms, X, y, args, r),
+                None if torch is None
+                else lambda r, c=cpu["torch"]: cpu_timed(c, torch_step_ms, X, y, args, r),
+                args.repeats, "ms/step", target=1.0)
+            if cpu["torch"]:  # CPU time is steadier than wall time on a busy machine
+                ratio = statistics.median(a / b for a, b in zip(cpu["numpy"], cpu["torch"],
+                                                                strict=True))
+                print(f"CPU time (all threads): numpy {statistics.median(cpu['numpy']):.2f}, "
+                      f"torch {statistics.median(cpu['torch']):.2f} ms/step; median ratio "
+                      f"{ratio:.2f}")
     return 0
 
 

@@ -388,3 +388,235 @@ def test_bad_input_shapes():
     with pytest.raises(ValueError, match=r"Dense.*expected input of shape \(batch, features\)"
                                          r".*add a Flatten\(\) first"):
         nn.Model([Conv2D(2, 3), nn.Dense(3)], input_shape=(1, 5, 5))
+
+
+# --- a Conv2D and the MaxPool2D after it, fused in training -------------------------------------
+def tied_images(shape, seed=0):
+    """Images of a few distinct values with blank (zero) regions: many exact ties in pools."""
+    gen = np.random.default_rng(seed)
+    X = gen.choice([0.0, 0.0, 0.5, 1.0], size=shape)
+    X[..., : shape[-2] // 2, : shape[-1] // 2] = 0.0
+    return X
+
+
+def twin_layers(conv, pool, X):
+    """Fresh copies of conv and pool with conv's weights, built for X."""
+    c2 = layer_from_config(conv.get_config())
+    p2 = layer_from_config(pool.get_config())
+    c2.build(X.shape[1:], np.random.default_rng(0), X.dtype)
+    p2.build(c2.output_shape(X.shape[1:]), np.random.default_rng(0), X.dtype)
+    for name in conv.params:
+        c2.params[name][...] = conv.params[name]
+    return c2, p2
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "linear"])
+@pytest.mark.parametrize(("stride", "padding", "pool"),
+                         [(1, "same", 2), (1, "valid", 2), (2, "same", 2), (1, "same", (2, 1)),
+                          (1, "same", 3)])
+@pytest.mark.parametrize("channels", [1, 5])
+def test_fused_conv_and_pool_equal_the_two_layers_run_one_after_the_other(
+        activation, stride, padding, pool, channels):
+    conv = Conv2D(4, 3, stride, padding, activation, seed=2)
+    X = tied_images((3, channels, 12, 12))
+    conv.build(X.shape[1:], np.random.default_rng(5), np.float64)
+    conv.params["B"][...] = [0.3, -0.2, 0.0, 0.1]
+    layer = MaxPool2D(pool)
+    layer.build(conv.output_shape(X.shape[1:]), rng, np.float64)
+    assert conv.fuses_with(layer, X.shape[1:])
+    c2, p2 = twin_layers(conv, layer, X)
+    Y = conv.forward_fused(X, layer)
+    expected = p2.forward(c2.forward(X, True), True)
+    np.testing.assert_allclose(Y, expected, rtol=1e-12, atol=1e-12)
+    dY = rng.standard_normal(Y.shape)
+    dX = conv.backward(layer.backward(dY))
+    dX_expected = c2.backward(p2.backward(dY))
+    np.testing.assert_allclose(dX, dX_expected, rtol=1e-12, atol=1e-12)
+    for name in ("W", "B"):
+        np.testing.assert_allclose(conv.grads[name], c2.grads[name], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_fused_pool_ties_send_the_gradient_to_the_first_maximum(activation):
+    conv = Conv2D(1, 1, activation=activation)  # with W = 1: Z = X + B
+    X = np.zeros((2, 1, 4, 4))
+    X[0, 0, 1, 1] = X[0, 0, 0, 1] = 5.0  # a tie between two maxima in one window
+    conv.build(X.shape[1:], rng, np.float64)
+    conv.params["W"][...] = 1.0
+    conv.params["B"][...] = 0.5  # relu keeps the all-zero windows: their ties count too
+    pool = MaxPool2D(2)
+    pool.build((1, 4, 4), rng, np.float64)
+    Y = conv.forward_fused(X, pool)
+    dY = rng.standard_normal(Y.shape)
+    dX = conv.backward(pool.backward(dY))  # dX = dZ for W = 1
+    np.testing.assert_allclose(conv.grads["B"], dY.sum())
+    # the gradient w.r.t. W is sum(dZ * X): only the first 5 of the tied window may count
+    np.testing.assert_allclose(conv.grads["W"].ravel(), [5.0 * dY[0, 0, 0, 0]])
+    windows = dX.reshape(2, 1, 2, 2, 2, 2)
+    assert (np.count_nonzero(windows, axis=(3, 5)) == 1).all()
+    assert dX[0, 0, 0, 1] == dY[0, 0, 0, 0] and dX[0, 0, 1, 1] == 0
+    assert dX[1, 0, 2, 2] == dY[1, 0, 1, 1]  # all tied at B: the first element
+
+
+def test_only_a_pool_that_tiles_the_conv_output_fuses():
+    conv = Conv2D(2, 3, padding="same")
+    assert conv.fuses_with(MaxPool2D(2), (1, 8, 8))
+    assert not conv.fuses_with(MaxPool2D(2), (1, 7, 8))  # a row would be dropped
+    assert not conv.fuses_with(MaxPool2D(2, 1), (1, 8, 8))  # overlapping windows
+    assert not conv.fuses_with(Flatten(), (1, 8, 8))
+    assert not MaxPool2D(2).fuses_with(conv, (1, 8, 8))
+
+
+def test_model_fuses_conv_and_pool_in_training_only():
+    model = small_cnn("float32")
+    X = rng.random((4, 72), dtype=np.float32)
+    model.forward(X, training=True)
+    assert model.layers[2]._cache is conv_module._FUSED
+    model.clear_cache()
+    model.forward(X)
+    assert model.layers[2]._cache is None
+
+
+def test_skipping_the_first_layers_input_gradient_leaves_the_weight_gradients_alone():
+    model = default_cnn(seed=4)
+    X = tied_images((6, 784), seed=3).astype(np.float32)
+    grads = []
+    for need in (False, True):
+        Y, _ = model.forward_with_logits(X, training=True)
+        dX = model.backward(nn.get_loss("cross_entropy").gradient(Y, np.arange(6) % 10),
+                            from_logits=True, need_input_grad=need)
+        assert (dX is None) == (not need)
+        grads.append({key: grad.copy() for key, _, grad in model.parameters()})
+    for key in grads[0]:
+        np.testing.assert_array_equal(grads[0][key], grads[1][key])
+
+
+# --- the default CNN against a straightforward float64 reference ---------------------------------
+def default_cnn(seed=0) -> nn.Model:
+    """The shipped CNN recipe's architecture (conv16-pool-conv32-pool-dense128-dense10)."""
+    from digits.recipes import RECIPES, build_cnn, with_overrides
+
+    return build_cnn(with_overrides(RECIPES["cnn"], seed=seed))
+
+
+def reference_conv(X, W, B):
+    """3x3 "same" cross-correlation as a loop over the kernel offsets: X (N, C, H, W), W
+    (F, C, 3, 3) -> Z (N, F, H, W), all float64."""
+    N, _, H, Wd = X.shape
+    Xp = np.pad(X, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    Z = np.zeros((N, W.shape[0], H, Wd)) + B[None, :, None, None]
+    for i in range(3):
+        for j in range(3):
+            Z += np.einsum("nchw,fc->nfhw", Xp[:, :, i : i + H, j : j + Wd], W[:, :, i, j])
+    return Z, Xp
+
+
+def reference_conv_backward(dZ, Xp, W):
+    """(dX, dW, dB) of ``reference_conv``."""
+    H, Wd = dZ.shape[2:]
+    dXp = np.zeros_like(Xp)
+    dW = np.zeros_like(W)
+    for i in range(3):
+        for j in range(3):
+            dW[:, :, i, j] = np.einsum("nfhw,nchw->fc", dZ, Xp[:, :, i : i + H, j : j + Wd])
+            dXp[:, :, i : i + H, j : j + Wd] += np.einsum("nfhw,fc->nchw", dZ, W[:, :, i, j])
+    return dXp[:, :, 1:-1, 1:-1], dW, dZ.sum(axis=(0, 2, 3))
+
+
+def reference_pool(A):
+    """2x2 max pool: (N, C, H, W) -> (Y, first argmax in each window, 0..3 row-major)."""
+    N, C, H, W = A.shape
+    windows = A.reshape(N, C, H // 2, 2, W // 2, 2).transpose(0, 1, 2, 4, 3, 5)
+    windows = windows.reshape(N, C, H // 2, W // 2, 4)
+    return windows.max(axis=-1), windows.argmax(axis=-1)  # argmax: the first maximum
+
+
+def reference_unpool(dY, index):
+    N, C, Ho, Wo = dY.shape
+    d = np.zeros((N, C, Ho, Wo, 4))
+    np.put_along_axis(d, index[..., None], dY[..., None], axis=-1)
+    return d.reshape(N, C, Ho, Wo, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, 2 * Ho, 2 * Wo)
+
+
+def reference_gradients(params, X, labels):
+    """Loss and every parameter's gradient of conv16-pool-conv32-pool-dense128-dense10
+    (relu, softmax cross-entropy, batch mean) in float64, step by step."""
+    p = {k: v.astype(np.float64) for k, v in params.items()}
+    A0 = X.astype(np.float64).reshape(-1, 1, 28, 28)
+    Z1, X1p = reference_conv(A0, p["layers.1.W"], p["layers.1.B"])
+    Y1, i1 = reference_pool(np.maximum(Z1, 0))
+    Z2, X2p = reference_conv(Y1, p["layers.3.W"], p["layers.3.B"])
+    Y2, i2 = reference_pool(np.maximum(Z2, 0))
+    F = Y2.reshape(len(X), -1)
+    Z3 = F @ p["layers.6.W"] + p["layers.6.B"]
+    A3 = np.maximum(Z3, 0)
+    Z4 = A3 @ p["layers.7.W"] + p["layers.7.B"]
+    P = np.exp(Z4 - Z4.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    loss = -np.mean(np.log(P[np.arange(len(X)), labels]))
+    dZ4 = P.copy()
+    dZ4[np.arange(len(X)), labels] -= 1
+    dZ4 /= len(X)
+    g = {"layers.7.W": A3.T @ dZ4, "layers.7.B": dZ4.sum(axis=0, keepdims=True)}
+    dZ3 = (dZ4 @ p["layers.7.W"].T) * (Z3 > 0)
+    g["layers.6.W"], g["layers.6.B"] = F.T @ dZ3, dZ3.sum(axis=0, keepdims=True)
+    dY2 = (dZ3 @ p["layers.6.W"].T).reshape(Y2.shape)
+    dZ2 = reference_unpool(dY2, i2) * (Z2 > 0)
+    dY1, g["layers.3.W"], g["layers.3.B"] = reference_conv_backward(dZ2, X2p, p["layers.3.W"])
+    dZ1 = reference_unpool(dY1, i1) * (Z1 > 0)
+    _, g["layers.1.W"], g["layers.1.B"] = reference_conv_backward(dZ1, X1p, p["layers.1.W"])
+    return loss, g
+
+
+def test_default_cnn_step_matches_a_straightforward_float64_reference():
+    model = default_cnn(seed=1)
+    for layer in (model.layers[1], model.layers[3]):  # blank patches give tied maxima > 0
+        layer.params["B"][...] = np.linspace(-0.1, 0.2, layer.filters)
+    X = tied_images((16, 28, 28), seed=2).reshape(16, 784).astype(np.float32)
+    labels = np.arange(16) % 10
+    Y, Z = model.forward_with_logits(X, training=True)
+    loss_fn = nn.get_loss("cross_entropy")
+    model.backward(loss_fn.gradient(Y, labels), from_logits=True)
+    params = {key: param for key, param, _ in model.parameters()}
+    loss, expected = reference_gradients(params, X, labels)
+    assert abs(loss_fn.value(Y, labels, Z) - loss) < 1e-5
+    for key, _, grad in model.parameters():
+        assert grad.dtype == np.float32, key
+        assert relative_error(grad, expected[key]) < 1e-5, key
+
+
+def test_training_reuses_working_arrays_and_frees_them_afterwards():
+    model = default_cnn()
+    conv = model.layers[3]
+    X = tied_images((8, 784)).astype(np.float32)
+    model.forward(X, training=True)
+    cols = conv.cached()[0]
+    other = rng.random((8, 784), dtype=np.float32)
+    Y = model.forward(other, training=True)
+    assert np.shares_memory(conv.cached()[0], cols)  # the same memory, step after step ...
+    np.testing.assert_array_equal(Y, model.copy().forward(other, training=True))  # new values
+    twin = model._private_copy().layers[3]
+    assert twin._scratch is not conv._scratch and not twin._scratch.arrays  # never shared
+    nn.fit(model, X, np.arange(8) % 10, 4, 1, 0.01, optimizer="adam", loss="cross_entropy",
+           verbose=False)
+    assert not conv._scratch.arrays  # and freed when training ends
+
+
+def test_bench_cnn_profiles_our_step_per_layer_and_times_it():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_cnn.py"
+    proc = subprocess.run([sys.executable, str(script), "--repeats", "1", "--steps", "2",
+                           "--threads", "1", "--profile"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if "Conv2D(relu)+MaxPool2D" in line]
+    assert len(rows) == 2 and all("forward" in r and "backward" in r for r in rows)
+    assert "--- 1 thread(s) each" in proc.stdout and "median: numpy" in proc.stdout
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return
+    assert "CPU time (all threads)" in proc.stdout
