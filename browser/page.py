@@ -182,7 +182,13 @@ def reset_canvas(page: Page, index: int = 0) -> None:
     """Clear the canvas: the toolbar's bin ("Reset canvas & history") where the canvas has
     its toolbar (the bare page), else the page's Clear button; triggers a rerun."""
     bin_ = page.locator(CANVAS_RESET_SELECTOR).nth(index)
-    (bin_ if bin_.is_visible() else page.locator(CLEAR_BUTTON_SELECTOR).nth(index)).click()
+    if bin_.is_visible():
+        bin_.click()
+        return
+    # The Clear button mounts a fresh canvas: wait for it, so the next stroke finds it.
+    page.locator(CLEAR_BUTTON_SELECTOR).nth(index).click()
+    wait_for_app_idle(page)
+    canvas_locator(page, index).wait_for()
 
 
 # ---------------------------------------------------------------------------- metrics
