@@ -264,7 +264,9 @@ class Model:
             raise ValueError(f"of expected 'logit' or 'output'. Received: of={of!r}")
         X = self.prepare_input(X)
         worker = self._private_copy()
-        Y = worker.forward(X, training=True)
+        Y = X
+        for layer in worker.layers:  # one layer at a time (no fused conv + pool): each layer's
+            Y = layer.forward(Y, training=True)  # output gets its own gradient below
         idx = np.broadcast_to(np.asarray(class_index), (len(X),))
         if idx.dtype.kind not in "iu" or (idx < 0).any() or (idx >= Y.shape[1]).any():
             raise ValueError(

@@ -34,7 +34,8 @@ CANVAS_CSS = """<style>
 # The clip above hides the toolbar once it pops up, but at rest it sits invisible over the
 # canvas's top-right strip, where a first tap on a touch screen would hit its buttons. The
 # component draws in an open shadow root, out of reach of the page's CSS: this script adds a
-# rule there that removes the toolbar, for every canvas mounted (again) under the clip.
+# rule there that removes the toolbar, for every canvas mounted (again) under the clip. It runs
+# once per page (``page_setup``), so it watches for canvases mounted later.
 CANVAS_JS = """<script>
 (() => {
   const patch = () => document.querySelectorAll(".st-key-canvas_clip *").forEach((el) => {
@@ -50,6 +51,9 @@ CANVAS_JS = """<script>
   if (!window.__digitsNoToolbar) {
     window.__digitsNoToolbar = new MutationObserver(patch);
     window.__digitsNoToolbar.observe(document.body, { childList: true, subtree: true });
+    // A component attaches its shadow root after it is inserted, which no observer of the
+    // page sees: look again a few times a second (a few element queries, nothing else).
+    window.setInterval(patch, 250);
   }
 })();
 </script>"""
