@@ -237,19 +237,7 @@ class Model:
             (batch, *input_shape). Works on a private copy of the layers, so the model (which
             may be shared between users) is not touched.
         """
-        if of not in ("logit", "output"):
-            raise ValueError(f"of expected 'logit' or 'output'. Received: of={of!r}")
-        X = self.prepare_input(X)
-        worker = self._private_copy()
-        Y = worker.forward(X, training=True)
-        idx = np.broadcast_to(np.asarray(class_index), (len(X),))
-        if idx.dtype.kind not in "iu" or (idx < 0).any() or (idx >= Y.shape[1]).any():
-            raise ValueError(
-                f"class_index expected integers in [0, {Y.shape[1]}). Received: {class_index!r}"
-            )
-        dY = np.zeros_like(Y)
-        dY[np.arange(len(X)), idx] = 1.0
-        return worker.backward(dY, from_logits=of == "logit", need_input_grad=True)
+        return self.gradients_by_layer(X, class_index, of)[0]
 
     def gradients_by_layer(self, X: Array, class_index: int | Array, of: str = "logit"
                            ) -> list[Array]:

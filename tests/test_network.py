@@ -95,15 +95,16 @@ def test_one_stroke_computes_the_gradients_once():
     rng = np.random.default_rng(4)
     model = random_mlp(rng, 16)
     x = rng.random(784).astype(np.float32)
+    answer = int(model.predict(x[None])[0].argmax())
+    expected = model.input_gradient(x[None], answer)[0] * x
     calls = []
     real = model.gradients_by_layer
     model.gradients_by_layer = lambda *a, **k: calls.append(1) or real(*a, **k)
     outputs = model.activations(x[None])
     network.build_diagram(model, x, outputs, model.predict(x[None])[0])
-    answer = int(model.predict(x[None])[0].argmax())
     g = network.gradient_x_input(model, x, answer)
     assert len(calls) == 1  # the diagram's pass serves the saliency too
-    np.testing.assert_allclose(g, model.input_gradient(x[None], answer)[0] * x, rtol=1e-5)
+    np.testing.assert_allclose(g, expected, rtol=1e-5)
     network.gradient_x_input(model, x, (answer + 1) % 10)
     assert len(calls) == 2  # another answer is another pass
 
