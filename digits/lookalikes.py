@@ -25,7 +25,7 @@ import nn
 
 from .data import load_mnist
 from .network import weight_layers
-from .pictures import grey_uri
+from .pictures import digit_uri
 
 Array = np.ndarray
 
@@ -270,8 +270,7 @@ def image_uris(bank: Bank, rows: Array) -> list[str]:
     for r in np.asarray(rows, dtype=np.int64).ravel():
         uri = cache.get(int(r))
         if uri is None:
-            img = np.asarray(bank.images[int(r)]).reshape(28, 28)
-            uri = cache[int(r)] = grey_uri(img, 255.0 if img.dtype == np.uint8 else 1.0)
+            uri = cache[int(r)] = digit_uri(bank.images[int(r)])
         out.append(uri)
     return out
 

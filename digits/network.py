@@ -11,7 +11,7 @@ the first sends into the second's input: ``a_i * W[i, j]`` (for maps, summed ove
 kernel and the image).
 
 Pure NumPy over ``nn``'s public API (``model.layers``, ``layer.params``,
-``model.activations``, ``model.gradients_by_layer``); layers are told apart by their weights.
+``model.activations``, ``model.gradients_by_layer``); layers are told apart by their weights'
 shapes, not by class names. No Streamlit.
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import html
 import itertools
-import re
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -121,13 +120,13 @@ def layer_gradients(model: nn.Model, x: Array, answer: int) -> list[Array]:
     pass, per-example shapes. Remembered for the last (model, x, answer) of this thread, so
     the diagram and the saliency of one stroke share one pass."""
     xs = np.ascontiguousarray(x, dtype=np.float32).ravel()
-    key = (id(model), int(answer), hash(xs.tobytes()))
     hit = getattr(_memo, "last", None)
-    if hit is not None and hit[0] == key and hit[1]() is model:
-        return hit[2]
+    if (hit is not None and hit[0]() is model and hit[1] == int(answer)
+            and np.array_equal(hit[2], xs)):
+        return hit[3]
     grads = [g[0] for g in model.gradients_by_layer(xs.reshape(1, *model.input_shape),
                                                      int(answer))]
-    _memo.last = (key, weakref.ref(model), grads)
+    _memo.last = (weakref.ref(model), int(answer), xs, grads)
     return grads
 
 
@@ -390,15 +389,17 @@ def diagram_alt(diagram: Diagram) -> str:
     return f"The network for this drawing ({shown}); it answers {diagram.answer}."
 
 
-def diagram_html(svg: str, width: int, min_width: int = 640) -> str:
-    """The SVG as a picture (a base64 data URI in an <img>): the browser decodes it without
-    parsing it as page markup, and the page's HTML sanitiser keeps it whole. Scales to its
-    container, down to ``min_width`` px (narrower, it scrolls sideways)."""
-    alt = re.search(r"<title>(.*?)</title>", svg)
+def diagram_html(diagram: Diagram, model: nn.Model, width: int = 900, height: int = 540,
+                 font: int = 14, min_width: int = 640) -> str:
+    """The diagram (``diagram_svg``) as a picture: a base64 data URI in an <img>, which the
+    browser decodes without parsing it as page markup and the page's HTML sanitiser keeps
+    whole. Scales to its container, down to ``min_width`` px (narrower, it scrolls
+    sideways); its alt text is ``diagram_alt``."""
+    svg = diagram_svg(diagram, model, width, height, font)
     uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
     return (f'<div class="network-diagram" style="overflow-x:auto"><img src="{uri}" '
-            f'alt="{alt.group(1) if alt else "the network diagram"}" style="display:block;'
-            f'width:100%;min-width:{min_width}px;max-width:{width * 2}px;height:auto"/></div>')
+            f'alt="{html.escape(diagram_alt(diagram))}" style="display:block;width:100%;'
+            f'min-width:{min_width}px;max-width:{width * 2}px;height:auto"/></div>')
 
 
 def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Diagram,

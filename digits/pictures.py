@@ -66,6 +66,13 @@ def heat_uri(values: Array, vmax: float | None = None, cmap: str = "magma") -> s
     return data_uri(colorize(v, cmap, 0.0, top if top > 0 else 1.0))
 
 
+def digit_uri(image: Array) -> str:
+    """One 28x28 digit (784,) or (28, 28), uint8 0-255 or floats in [0, 1], as a grey PNG
+    data URI."""
+    img = np.asarray(image).reshape(28, 28)
+    return grey_uri(img, 255.0 if img.dtype == np.uint8 else 1.0)
+
+
 def digits_strip_html(images: Array | None, captions: list[str], size: int = 56,
                       highlight: list[bool] | None = None,
                       uris: list[str] | None = None) -> str:
@@ -78,8 +85,7 @@ def digits_strip_html(images: Array | None, captions: list[str], size: int = 56,
             uri = uris[k]
         else:
             assert images is not None
-            img = np.asarray(images[k]).reshape(28, 28)
-            uri = grey_uri(img, 255.0 if img.dtype == np.uint8 else 1.0)
+            uri = digit_uri(images[k])
         mark = highlight is not None and highlight[k]
         border = "#d62728" if mark else "#3a3f4b"
         cells.append(

@@ -90,17 +90,6 @@ def normalise_each(maps: Array) -> Array:
     return (maps - lo) / np.where(hi > lo, hi - lo, 1.0)
 
 
-def saliency_rgb(gradient: Array, image: Array, cell: int = 8) -> Array:
-    """Signed input gradient (784,) drawn red (more ink here raises the score) and blue
-    (lowers it), over a faint grey copy of the 28x28 input. Returns (28*cell, 28*cell, 3)."""
-    g = np.asarray(gradient, dtype=np.float32).reshape(28, 28)
-    limit = float(np.abs(g).max()) or 1.0
-    rgb = colorize(g, "RdBu_r", -limit, limit).astype(np.float32)
-    ink = np.asarray(image, dtype=np.float32).reshape(28, 28)[..., None]
-    rgb = rgb * (1 - 0.35 * ink)  # darken where the digit is, so its shape shows through
-    return upscale(rgb.clip(0, 255).astype(np.uint8), cell)
-
-
 def digit_image(vector: Array, cell: int = 8) -> Array:
     """The 28x28 network input (784,) in [0, 1] as a crisp grey picture, uint8."""
     img = (np.asarray(vector, dtype=np.float32).reshape(28, 28) * 255).round().astype(np.uint8)

@@ -152,15 +152,6 @@ def show_preprocessing(result: Preprocessed) -> None:
             col.image(pic, caption=caption, width=112 * pic.shape[1] // max(pic.shape))
 
 
-def describe_layer(layer: nn.Module) -> str:
-    """``Dense(128, relu)``, ``Conv2D(16, relu)``: the class name, size and activation."""
-    name = type(layer).__name__
-    act = getattr(layer, "activation", None)
-    size = getattr(layer, "neurons", None) or getattr(layer, "filters", None)
-    inner = ", ".join(str(x) for x in (size, act.name if act else None) if x is not None)
-    return f"{name}({inner})" if inner else name
-
-
 FEATURE_MAPS_SENTENCE = (
     "Each square is one filter's map of where it found its pattern in your drawing (bright: "
     "found, each map scaled on its own); an all-black square is a filter that found nothing "

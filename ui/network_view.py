@@ -91,8 +91,7 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
     with st.container(key="network_diagram"):
         words = (caption or DIAGRAM_CAPTION).format(answer=diagram.answer)
         st.html(f'<p class="view-note diagram-caption">{words}</p>')
-        picture = network.diagram_html(network.diagram_svg(diagram, model, width, height, font),
-                                       width, min_width)
+        picture = network.diagram_html(diagram, model, width, height, font, min_width)
         if picker and len(diagram.columns) > 2:
             left, right = st.columns([3, 1], gap="medium")
             with left:
