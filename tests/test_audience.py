@@ -10,6 +10,7 @@ from unittest import mock
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from wall_doubles import FullDiskWall
 
 import ui.wall
 from digits.drawn import render_digit
@@ -219,35 +220,12 @@ def test_a_locked_database_loses_nothing_and_the_drawing_follows_later(store, mo
     assert store.latest(10)[0].label == 1 and "cannot be reached" not in captions(at)
 
 
-class _FillingWall(SQLiteWall):
-    """A wall on a disk that is full while ``full`` is set: the database cannot grow (what
-    SQLite does when the disk is full)."""
-
-    full = True
-
-    def _connect(self):
-        inner = super()._connect()
-        wall = self
-
-        class _Limited:
-            def __enter__(self):
-                db = inner.__enter__()
-                pages = db.execute("PRAGMA page_count").fetchone()[0]
-                db.execute(f"PRAGMA max_page_count={pages if wall.full else 2**30}")
-                return db
-
-            def __exit__(self, *exc):
-                return inner.__exit__(*exc)
-
-        return _Limited()
-
-
 def test_a_full_disk_loses_no_page_state_and_the_drawing_follows_later(tmp_path, monkeypatch):
     path = tmp_path / "wall.sqlite3"
     monkeypatch.setenv("DIGITS_WALL_URL", f"sqlite://{path}")
     monkeypatch.setattr(ui.wall, "_failure", {})
     monkeypatch.setattr(ui.wall, "RETRY_AFTER", 0.0)
-    filling = _FillingWall(path)
+    filling = FullDiskWall(path)
     for k in range(40):  # fill the database's last free page
         try:
             filling.put(f"old{k}", np.full((28, 28), k, np.uint8), 1)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from wall_doubles import FullDiskWall
 
 from digits import wall
 from digits.wall import RedisWall, SQLiteWall, Tally, WallStore, WallUnavailable, open_wall
@@ -316,29 +317,10 @@ def test_a_locked_sqlite_database_fails_quickly_and_keeps_what_it_had(tmp_path):
     assert [e.key for e in store.latest(5)] == ["b", "a"]
 
 
-class _FullWall(SQLiteWall):
-    """A wall whose database cannot grow: what SQLite does when the disk is full."""
-
-    def _connect(self):
-        inner = super()._connect()
-
-        class _Limited:
-            def __enter__(self_inner):
-                db = inner.__enter__()
-                pages = db.execute("PRAGMA page_count").fetchone()[0]
-                db.execute(f"PRAGMA max_page_count={pages}")
-                return db
-
-            def __exit__(self_inner, *exc):
-                return inner.__exit__(*exc)
-
-        return _Limited()
-
-
 def test_a_full_disk_is_reported_and_keeps_what_it_had(tmp_path):
     path = tmp_path / "wall.sqlite3"
     SQLiteWall(path).put("a", picture(0), 1)
-    full = _FullWall(path)
+    full = FullDiskWall(path)
     with pytest.raises(WallUnavailable, match="full"):
         for i in range(50):  # fills the last free page, then fails
             full.put(f"n{i}", picture(i), 2)

@@ -4,7 +4,8 @@ toolbar, and Undo takes a stroke off."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,10 +23,24 @@ SEVEN = [[(70, 60), (140, 58), (210, 60)], [(210, 60), (180, 110), (150, 160), (
 LOOKALIKES = ".st-key-lookalikes figure img"
 
 
-def open_page(browser: Browser, url: str) -> tuple[Page, harness.PageErrors]:
+@contextlib.contextmanager
+def app_with_a_seven(browser: Browser, url: str, *, lookalikes: bool = False
+                     ) -> Iterator[Page]:
+    """The app at ``url`` in a 1400x900 page with a 7 drawn in two strokes (and, with
+    ``lookalikes``, drawn again until the look-alikes are there); after the test's body, no
+    exception on the page, and the page closed."""
     page, errors = harness.new_page(browser, viewport=(1400, 900))
-    harness.open_app(page, url)
-    return page, errors
+    try:
+        harness.open_app(page, url)
+        if lookalikes:
+            draw_until_lookalikes(page)
+        else:
+            harness.draw_and_wait(page, SEVEN, steps=6)
+        harness.wait_for_metric_value(page, "Prediction", "7")
+        yield page
+        harness.assert_no_exception(page, errors)
+    finally:
+        page.context.close()
 
 
 def draw_until_lookalikes(page: Page) -> None:
@@ -47,12 +62,10 @@ def draw_until_lookalikes(page: Page) -> None:
 def test_the_diagram_and_the_lookalikes_follow_the_drawing(
         browser: Browser, streamlit_url: Callable[[str | Path], str], model: str,
         shown: str) -> None:
-    page, errors = open_page(browser, streamlit_url(APP) + f"?model={model}")
-    try:
+    url = streamlit_url(APP) + f"?model={model}"
+    with app_with_a_seven(browser, url, lookalikes=True) as page:
         assert page.locator(".dc-toolbar, button[aria-label='Reset canvas & history']"
                             ).filter(visible=True).count() == 0  # no edit mode to fall into
-        draw_until_lookalikes(page)
-        harness.wait_for_metric_value(page, "Prediction", "7")
         picture = page.locator(".st-key-network_diagram .network-diagram img")
         assert picture.count() == 1 and picture.is_visible()
         picture.evaluate("img => img.decode()")  # the browser can draw it
@@ -65,17 +78,11 @@ def test_the_diagram_and_the_lookalikes_follow_the_drawing(
         assert sevens >= 4, "a clear 7 should look like 7s"
         chips = page.locator(".stroke-timeline span[title^='after stroke']")
         assert chips.count() == 2 and chips.last.inner_text() == "7"
-        harness.assert_no_exception(page, errors)
-    finally:
-        page.context.close()
 
 
 def test_choosing_a_unit_shows_what_it_looks_for(
         browser: Browser, streamlit_url: Callable[[str | Path], str]) -> None:
-    page, errors = open_page(browser, streamlit_url(APP))
-    try:
-        harness.draw_and_wait(page, SEVEN, steps=6)
-        harness.wait_for_metric_value(page, "Prediction", "7")
+    with app_with_a_seven(browser, streamlit_url(APP)) as page:
         view = page.locator(".unit-view")
         view.locator("img").first.wait_for()
         first = view.locator("img").first.get_attribute("src")
@@ -89,17 +96,11 @@ def test_choosing_a_unit_shows_what_it_looks_for(
             ".includes('gradient with respect to the input')", timeout=30_000)
         assert view.locator("img").first.get_attribute("src") != first
         assert "Activation now" in view.inner_text()
-        harness.assert_no_exception(page, errors)
-    finally:
-        page.context.close()
 
 
 def test_undo_takes_the_last_stroke_off_and_the_answer_follows(
         browser: Browser, streamlit_url: Callable[[str | Path], str]) -> None:
-    page, errors = open_page(browser, streamlit_url(APP))
-    try:
-        harness.draw_and_wait(page, SEVEN, steps=6)
-        harness.wait_for_metric_value(page, "Prediction", "7")
+    with app_with_a_seven(browser, streamlit_url(APP)) as page:
         page.locator(".st-key-undo button").first.click()
         page.wait_for_function(
             "() => document.querySelectorAll(\".stroke-timeline span[title^='after']\")"
@@ -108,6 +109,3 @@ def test_undo_takes_the_last_stroke_off_and_the_answer_follows(
         assert not page.locator(".st-key-redo button").first.is_disabled()
         page.locator(".st-key-redo button").first.click()
         harness.wait_for_metric_value(page, "Prediction", "7")
-        harness.assert_no_exception(page, errors)
-    finally:
-        page.context.close()
