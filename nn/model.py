@@ -174,8 +174,11 @@ class Model:
         """Every parameter packed into one new contiguous vector and every gradient into
         another, each layer's arrays becoming views into them (what training uses, so the
         optimiser makes a few long passes). Raises ValueError for a read-only parameter."""
-        owners = [(f"layers.{i}", layer.params, layer.grads) for i, layer in enumerate(self.layers)]
-        return FlatParameters.pack(owners, self.dtype)
+        return FlatParameters.pack(self.parameter_owners(), self.dtype)
+
+    def parameter_owners(self) -> list[tuple[str, dict[str, Array], dict[str, Array]]]:
+        """(key prefix ``layers.i``, params, grads) per layer, what ``FlatParameters`` packs."""
+        return [(f"layers.{i}", layer.params, layer.grads) for i, layer in enumerate(self.layers)]
 
     def drop_gradients(self) -> None:
         """Free every gradient buffer (they are allocated again when next needed)."""

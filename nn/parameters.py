@@ -40,14 +40,15 @@ def check_writeable(owners: Iterable[Owner]) -> None:
 
 class FlatParameters:
     """``values`` (n,) and ``grads`` (n,) hold every parameter and gradient; ``items`` lists
-    (key, parameter view, gradient view) in model order; ``weight_spans`` are the ranges of
-    ``values`` that weight decay applies to (``is_weight``)."""
+    (key, parameter view, gradient view) in model order; ``spans`` are their ranges of ``values``
+    and ``grads``; ``weight_spans`` those that weight decay applies to (``is_weight``)."""
 
     def __init__(self, values: Array, grads: Array, items: list[ParamItem],
                  spans: list[slice]) -> None:
         self.values = values
         self.grads = grads
         self.items = items
+        self.spans = tuple(spans)  # where each item lies in ``values`` and ``grads``
         self.weight_spans = tuple(span for (key, _, _), span in zip(items, spans, strict=True)
                                   if is_weight(key))
 
@@ -78,3 +79,22 @@ class FlatParameters:
             spans.append(span)
             offset = span.stop
         return cls(values, grads_flat, items, spans)
+
+    def bind_gradients(self, owners: Iterable[Owner]) -> Array:
+        """A new zero gradient vector shaped like ``grads``, with each owner's ``grads[name]``
+        rebound to a view of it, as ``pack`` did for the model: for a copy of the model's layers
+        (the same parameters in the same order) that computes gradients of its own.
+
+        Returns the new vector (n,). Raises ValueError when the owners' parameters are not
+        this vector's."""
+        entries = [(f"{prefix}.{name}", params[name], grads, name)
+                   for prefix, params, grads in owners for name in params]
+        have = [(key, param.shape) for key, param, _, _ in entries]
+        want = [(key, param.shape) for key, param, _ in self.items]
+        if have != want:
+            raise ValueError(f"bind_gradients: owners expected the parameters {want}. "
+                             f"Received: {have}")
+        flat = np.zeros_like(self.grads)
+        for (_, param, grads, name), span in zip(entries, self.spans, strict=True):
+            grads[name] = flat[span].reshape(param.shape)
+        return flat

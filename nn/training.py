@@ -20,6 +20,7 @@ import numpy as np
 from .losses import d_mse, get_loss, mse
 from .model import Model, as_one_hot, check_finite_array
 from .optimizers import Optimizer, get_optimizer
+from .parallel import DataParallel
 
 __all__ = ["History", "Progress", "TrainingDiverged", "d_mse", "fit", "mse", "train_step"]
 
@@ -147,6 +148,7 @@ def fit(
     weight_decay: float = 0.0,
     augment: Callable[[Array, np.random.Generator], Array] | None = None,
     diverge_ratio: float | None = 5.0,
+    threads: int = 1,
 ) -> History:
     """Train ``model`` on (X, targets) with mini-batches.
 
@@ -167,6 +169,11 @@ def fit(
         diverge_ratio: stop when the loss, smoothed over batches, grows above this many times
             its first batch's (at least 1.0), from the 10th batch on; None turns this off
             (NaN and infinite losses always stop training).
+        threads: split every batch into this many shards and run their forward and backward
+            passes at once, one thread each (``nn.parallel.DataParallel``: the same gradients
+            as one thread, up to float rounding; the same seed gives the same weights for the
+            same ``threads``). For speed, give each shard one core: limit BLAS to one thread
+            meanwhile (``threadpoolctl.threadpool_limits(1, "blas")``). 1 (default): no threads.
     Returns:
         History of per-epoch loss, accuracy, validation metrics and seconds.
     Raises:
@@ -176,6 +183,7 @@ def fit(
     """
     batch_size = _positive_int(batch_size, "batch_size")
     epochs = _positive_int(epochs, "epochs")
+    threads = _positive_int(threads, "threads")
     X = model.prepare_input(X).astype(model.dtype, copy=False)  # numeric, finite, shape
     classes = model.output_shape[0] if model.output_shape else None
     T = as_one_hot(targets, classes, len(X)).astype(model.dtype, copy=False)
@@ -210,6 +218,7 @@ def fit(
     params = model.flat_parameters()  # every weight in one vector: a few long optimiser passes
     checkpoint = params.values.copy()  # recent weights with a healthy loss, for divergence
     checkpoint_step = 0
+    shards = DataParallel(model, params, threads) if threads > 1 else None
     history = History()
     start = time.perf_counter()
 
@@ -235,7 +244,9 @@ def fit(
                 labels_b = Tb if Tb.ndim == 1 else labels[idx]
                 if augment is not None:
                     Xb = augment(Xb, rng)
-                if fused:
+                if shards is not None:
+                    Y, Z = shards.forward(Xb, with_logits=fused)
+                elif fused:
                     Y, Z = model.forward_with_logits(Xb, training=True)
                 else:
                     Y, Z = model.forward(Xb, training=True), None
@@ -255,7 +266,10 @@ def fit(
                 loss_sum += batch_loss * m
                 correct += batch_correct
                 seen += m
-                model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
+                if shards is not None:
+                    shards.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
+                else:
+                    model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
                 opt.step(params)
                 history.steps += 1
                 if callback is not None and callback(Progress(
@@ -289,6 +303,8 @@ def fit(
                 history.stopped = True
                 break
     finally:  # however training ends: a model keeps its weights, not its training buffers
+        if shards is not None:
+            shards.close()
         model.clear_cache()
         model.drop_gradients()
     return history
