@@ -10,18 +10,22 @@ the median of the per-run ratios ours / torch are printed. Without PyTorch only 
 is printed.
 
 Thread counts (``--threads 1,2``, one comparison each, in this one run): both get the same
-number, OpenBLAS (numpy's BLAS) through threadpoolctl and PyTorch through
-``torch.set_num_threads``. On a machine shared with other jobs, threads that wait for each other
-can make every matrix product several times slower, so take several runs and their medians.
+number of cores. PyTorch through ``torch.set_num_threads``; ours by ``--parallel``: "shards"
+(default) runs ``nn.fit(threads=T)``, T shards of every batch at once, each with one OpenBLAS
+thread (threadpoolctl); "blas" runs one batch at a time with T OpenBLAS threads (what ``fit``
+did before it had ``threads``). On a machine shared with other jobs, threads that wait for
+each other can make every matrix product several times slower, so take several runs and their
+medians.
 
 Each comparison also prints the median ratio of CPU time per step (all of a process's threads),
 which other jobs on the machine disturb much less than wall time.
 
 ``--profile`` first prints where our step goes: the median milliseconds of every layer's forward
-and backward pass (a Conv2D and the MaxPool2D it fuses with in training as one row).
+and backward pass (a Conv2D and the MaxPool2D it fuses with in training as one row), for the
+whole batch with T OpenBLAS threads (with shards, each thread does about 1/T of it).
 
     python scripts/bench_cnn.py [--repeats 9] [--steps 40] [--threads 1,2] [--profile]
-                                [--conv 16,32] [--hidden 128]
+                                [--conv 16,32] [--hidden 128] [--parallel shards|blas]
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from contextlib import nullcontext
+from functools import partial
 
 import numpy as np
 from benchlib import alternate, torch_train_seconds
@@ -44,15 +50,18 @@ def widths(text: str) -> tuple[int, ...]:
 
 
 def numpy_step_ms(X: np.ndarray, y: np.ndarray, batch: int, conv: tuple[int, ...],
-                  hidden: tuple[int, ...], seed: int) -> float:
-    """Mean milliseconds per training step of ``nn.fit`` over X (n, 784), y (n,)."""
+                  hidden: tuple[int, ...], seed: int, shards: int = 1) -> float:
+    """Mean milliseconds per training step of ``nn.fit`` over X (n, 784), y (n,); with
+    ``shards`` > 1, ``fit(threads=shards)`` with one OpenBLAS thread (the caller's limit
+    otherwise)."""
     config = with_overrides(RECIPES["cnn"], conv=conv, hidden=hidden, activation="relu",
                             output="softmax", seed=seed)
     model = build_cnn(config)
-    start = time.perf_counter()
-    nn.fit(model, X, y, batch, 1, 1e-3, optimizer="adam", loss="cross_entropy", seed=seed,
-           verbose=False)
-    return (time.perf_counter() - start) * 1e3 / -(-len(X) // batch)
+    with threadpool_limits(limits=1, user_api="blas") if shards > 1 else nullcontext():
+        start = time.perf_counter()
+        nn.fit(model, X, y, batch, 1, 1e-3, optimizer="adam", loss="cross_entropy", seed=seed,
+               verbose=False, threads=shards)
+        return (time.perf_counter() - start) * 1e3 / -(-len(X) // batch)
 
 
 def profile(X: np.ndarray, y: np.ndarray, batch: int, conv: tuple[int, ...],
@@ -158,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", type=widths, default=recipe.hidden,
                         help="dense widths, e.g. 128 (default: the cnn recipe's)")
     parser.add_argument("--threads", default="1,2", help="thread counts to compare, e.g. 1,2")
+    parser.add_argument("--parallel", choices=("shards", "blas"), default="shards",
+                        help="how our step uses T threads: T shards of each batch, one BLAS "
+                             "thread each (default), or T BLAS threads on the whole batch")
     parser.add_argument("--profile", action="store_true",
                         help="first print the per-layer breakdown of our step")
     args = parser.parse_args(argv)
@@ -173,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         torch = None
         print("PyTorch is not importable: timing our step only.", end=" ")
     print(f"numpy {np.__version__}; conv {args.conv}, hidden {args.hidden}, "
-          f"batch {args.batch_size}, {args.steps} steps per run")
+          f"batch {args.batch_size}, {args.steps} steps per run; ours: --parallel "
+          f"{args.parallel}")
     warm = slice(0, 4 * args.batch_size)
     for threads in (int(t) for t in args.threads.split(",")):
         with threadpool_limits(limits=threads, user_api="blas"):
@@ -182,12 +195,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--- {threads} thread(s) each")
             if args.profile:
                 profile(X, y, args.batch_size, args.conv, args.hidden)
-            numpy_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
+            ours = partial(numpy_step_ms, shards=threads if args.parallel == "shards" else 1)
+            ours(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
             if torch is not None:
                 torch_step_ms(X[warm], y[warm], args.batch_size, args.conv, args.hidden, 0)
             cpu: dict[str, list[float]] = {"numpy": [], "torch": []}
             alternate(
-                lambda r, c=cpu["numpy"]: cpu_timed(c, numpy_step_ms, X, y, args, r),
+                lambda r, c=cpu["numpy"], f=ours: cpu_timed(c, f, X, y, args, r),
                 None if torch is None
                 else lambda r, c=cpu["torch"]: cpu_timed(c, torch_step_ms, X, y, args, r),
                 args.repeats, "ms/step", target=1.0)
