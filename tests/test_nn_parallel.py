@@ -163,3 +163,17 @@ def test_bind_gradients_rejects_other_parameters():
     params = mlp().flat_parameters()
     with pytest.raises(ValueError, match="bind_gradients: owners expected the parameters"):
         params.bind_gradients(cnn().parameter_owners())
+
+
+def test_diverging_with_threads_restores_the_same_checkpoint_as_one_thread():
+    X, y = rng.random((64, 12)), rng.integers(0, 4, 64)
+    restored = []
+    for threads in (1, 2):
+        model = mlp(dtype="float64", head="linear")
+        with pytest.raises(nn.TrainingDiverged, match="restored to those after step"):
+            nn.fit(model, X, y, 8, 20, 0.5, loss="mse", seed=2, verbose=False,
+                   threads=threads)
+        assert all(layer.grads == {} for layer in model.layers)
+        restored.append(weights(model))
+    np.testing.assert_allclose(restored[1], restored[0], rtol=1e-9, atol=1e-12)
+    assert not [t for t in threading.enumerate() if t.name.startswith("nn-shard")]
