@@ -21,6 +21,7 @@ import base64
 import html
 import itertools
 import threading
+import urllib.parse
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ import numpy as np
 
 import nn
 
-from .pictures import grey_uri, heat_uri, signed_uri
+from .pictures import grey_uri, palette_uri
 
 Array = np.ndarray
 
@@ -286,6 +287,8 @@ def _strongest(E: Array | None, k: int) -> Array:
 # ------------------------------------------------------------------------------- drawing
 
 _TEMPLATE_URIS: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
+TEMPLATE_LEVELS = 65  # colours of a first-layer template (a palette PNG; odd: white stays white)
+MAP_LEVELS = 65  # colours of the feature-map thumbnails
 
 
 def first_layer_templates(model: nn.Model, index: int) -> Array | None:
@@ -297,6 +300,14 @@ def first_layer_templates(model: nn.Model, index: int) -> Array | None:
     return W.T.reshape(-1, 28, 28)
 
 
+def template_uri(template: Array) -> str:
+    """One first-layer template (28, 28) as the diagram draws it: red (positive) / blue
+    (negative) on white, symmetric scale, as ``signed_uri`` but a palette PNG of
+    ``TEMPLATE_LEVELS`` colours (about half the bytes)."""
+    lim = float(np.abs(template).max()) or 1.0
+    return palette_uri(template, "RdBu_r", -lim, lim, TEMPLATE_LEVELS)
+
+
 def _template_uri(model: nn.Model, index: int, unit: int) -> str | None:
     """The first dense layer's unit as a picture, all units encoded on first use (about
     15 ms for 512 units, once per model), so later strokes encode none."""
@@ -305,12 +316,22 @@ def _template_uri(model: nn.Model, index: int, unit: int) -> str | None:
         return None
     cache = _TEMPLATE_URIS.get(model)
     if cache is None or len(cache) != len(templates):
-        cache = _TEMPLATE_URIS[model] = {u: signed_uri(t) for u, t in enumerate(templates)}
+        cache = _TEMPLATE_URIS[model] = {u: template_uri(t) for u, t in enumerate(templates)}
     return cache[unit]
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.1f}".rstrip("0").rstrip(".") if abs(v) < 1e4 else f"{v:.0f}"
+def _n(v: float) -> str:
+    """A coordinate with one decimal, without a trailing ".0" ("12", "3.5", "-0.4")."""
+    s = f"{v:.1f}"
+    if s.endswith(".0"):
+        s = s[:-2]
+        return "0" if s == "-0" else s
+    return s
+
+
+# Edges and rings are orange unless of class "n" (blue); set once for the whole picture.
+_STYLE = f"<style>.n{{stroke:{NEGATIVE}}}</style>"
+_NEG = " class='n'"
 
 
 def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int = 540,
@@ -318,7 +339,12 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
     """The diagram as an SVG document of ``width`` x ``height`` units (``diagram_html`` shows
     it on a page): the input on the left, one column per hidden layer (its most important
     units, "k of n shown"), the outputs on the right with the answer highlighted; edges
-    coloured by sign (orange raises, blue lowers) and as wide as they are strong."""
+    coloured by sign (orange raises, blue lowers) and as wide as they are strong.
+
+    Written compactly, for a picture sent on every stroke: attributes shared by many
+    elements (edge colour, text styles) are set once on a group, negative (blue) edges and
+    rings carry the class "n", coordinates have one decimal at most; the first layer's
+    templates and the feature maps are palette PNGs."""
     cols = diagram.columns
     n = len(cols)
     top, bottom = max(64, round(4.5 * font)), max(46, round(3.2 * font))
@@ -328,6 +354,7 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
     xs = [image_half + 8] + [first + (last - first) * c / max(n - 2, 1) for c in range(n - 1)]
     if n == 2:
         xs[1] = last
+    first_weights = weight_layers(model)[:1]
     positions: list[list[tuple[float, float, float]]] = []  # per column: (x, y, half-width)
     for c, col in enumerate(cols):
         k = len(col.units)
@@ -337,33 +364,39 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
         step = usable / max(k, 1)
         if col.kind == "conv":
             half = min(step * 0.42, 30)
-        elif col.kind == "dense" and first_layer_templates(model, col.index) is not None:
+        elif (col.kind == "dense" and col.index in first_weights
+              and first_layer_templates(model, col.index) is not None):
             half = min(step * 0.42, 18)
         else:
             half = min(step * 0.36, 14 if col.kind == "dense" else 15)
         positions.append([(xs[c], top + step * (j + 0.5), half) for j in range(k)])
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" font-family="sans-serif" '
-             f'font-size="{font}">',
-             f"<title>{html.escape(diagram_alt(diagram))}</title>"]
-    # edges first, behind the nodes
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' "
+             f"width='{width}' height='{height}' role='img' font-family='sans-serif' "
+             f"font-size='{font}' style='image-rendering:pixelated'>",
+             f"<title>{html.escape(diagram_alt(diagram))}</title>", _STYLE]
+    # edges first, behind the nodes; strongest first, as ranked
+    parts.append(f"<g fill='none' stroke='{POSITIVE}' stroke-linecap='round'>")
     for g, E in enumerate(diagram.edges):
         if not len(E):
             continue
         big = float(np.abs(E[:, 2]).max()) or 1.0
-        for s, d, v in E:
-            x1, y1, h1 = positions[g][int(s)]
-            x2, y2, h2 = positions[g + 1][int(d)]
-            x1 += h1 + 2
-            x2 -= h2 + 2
-            mid = (x1 + x2) / 2
+        src, dst = positions[g], positions[g + 1]
+        # a column's nodes share x and half-width: every edge of a gap starts at one x and
+        # runs the same dx (relative "c" curve); only the y's, widths and opacities differ
+        x1 = src[0][0] + src[0][2] + 2
+        dx = dst[0][0] - dst[0][2] - 2 - x1
+        head = f"{x1:.1f},"
+        mid = f"c{dx / 2:.1f},0 {dx / 2:.1f},"
+        end = f" {dx:.1f},"
+        for s, d, v in E.tolist():
+            y1 = src[int(s)][1]
+            dy = f"{dst[int(d)][1] - y1:.1f}"
             r = abs(v) / big
-            colour = POSITIVE if v > 0 else NEGATIVE
-            parts.append(f'<path d="M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} '
-                         f'{x2:.1f},{y2:.1f}" fill="none" stroke="{colour}" '
-                         f'stroke-width="{0.5 + 5.5 * r:.2f}" stroke-opacity="{0.25 + 0.6 * r:.2f}"'
-                         f' stroke-linecap="round"/>')
+            parts.append(f"<path d='M{head}{y1:.1f}{mid}{dy}{end}{dy}' stroke-width='"
+                         f"{0.5 + 5.5 * r:.1f}' stroke-opacity='{0.25 + 0.6 * r:.2f}'"
+                         f"{_NEG if v < 0 else ''}/>".replace("'0.", "'."))
+    parts.append("</g>")
     # Column titles shrink to fit between their neighbours ("Conv2D 16 relu" is ~14 chars).
     gap = min((b - a for a, b in itertools.pairwise(xs[1:])), default=width)
     longest = max((len(col.title.partition(" · ")[2]) for col in cols[1:]), default=1)
@@ -373,11 +406,11 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
                                  f"nd{id(diagram) % 10**6}-{c}", head_font))
     legend_font = min(font - 2, width / 58)  # its ~105 characters fit the width
     parts.append(
-        f'<text x="{width / 2:.0f}" y="{height - 18}" text-anchor="middle" fill="{MUTED}" '
-        f'font-size="{legend_font:.1f}">'
-        f'<tspan fill="{POSITIVE}">━</tspan> raises the next unit · '
-        f'<tspan fill="{NEGATIVE}">━</tspan> lowers it · thicker = stronger · '
-        f'ring: helps (orange) or works against (blue) the answer</text>')
+        f"<text x='{width / 2:.0f}' y='{height - 18}' text-anchor='middle' fill='{MUTED}' "
+        f"font-size='{legend_font:.1f}'>"
+        f"<tspan fill='{POSITIVE}'>━</tspan> raises the next unit · "
+        f"<tspan fill='{NEGATIVE}'>━</tspan> lowers it · thicker = stronger · "
+        f"ring: helps (orange) or works against (blue) the answer</text>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -389,17 +422,45 @@ def diagram_alt(diagram: Diagram) -> str:
     return f"The network for this drawing ({shown}); it answers {diagram.answer}."
 
 
+# In a "data:" URI: "%" starts an escape and "#" a fragment; "<", ">" and "&" would be read by
+# the page's HTML parser or sanitiser (which drops attributes holding "</title"), '"' ends the
+# attribute. Everything else (the SVG uses single quotes) goes as it is, UTF-8 included.
+_URI_ESCAPES = (("%", "%25"), ("#", "%23"), ("<", "%3C"), (">", "%3E"), ("&", "%26"),
+                ('"', "%22"), ("\n", "%0A"), ("\r", "%0D"), ("\t", "%09"))
+
+
+def svg_data_uri(svg: str) -> str:
+    """An SVG document as a ``data:image/svg+xml;charset=utf-8,...`` URI to put in a
+    double-quoted HTML attribute: percent-encoded where it must be (``_URI_ESCAPES``), not
+    base64 (which adds a third; the PNGs inside stay base64 and need no escape)."""
+    for char, code in _URI_ESCAPES:
+        if char in svg:
+            svg = svg.replace(char, code)
+    return "data:image/svg+xml;charset=utf-8," + svg
+
+
+def svg_of_data_uri(uri: str) -> str:
+    """The SVG document in a ``data:image/svg+xml`` URI, percent-encoded (``svg_data_uri``)
+    or base64; the inverse of ``svg_data_uri``."""
+    head, comma, body = uri.partition(",")
+    if not comma or not head.startswith("data:image/svg+xml"):
+        raise ValueError(f"uri expected a data:image/svg+xml URI. Received: {uri[:40]!r}")
+    if head.endswith(";base64"):
+        return base64.b64decode(body).decode("utf-8")
+    return urllib.parse.unquote(body, encoding="utf-8", errors="strict")
+
+
 def diagram_html(diagram: Diagram, model: nn.Model, width: int = 900, height: int = 540,
                  font: int = 14, min_width: int = 640) -> str:
-    """The diagram (``diagram_svg``) as a picture: a base64 data URI in an <img>, which the
-    browser decodes without parsing it as page markup and the page's HTML sanitiser keeps
-    whole. Scales to its container, down to ``min_width`` px (narrower, it scrolls
-    sideways); its alt text is ``diagram_alt``."""
+    """The diagram (``diagram_svg``) as a picture: a data URI (``svg_data_uri``) in an
+    <img>, which the browser decodes without parsing it as page markup and the page's HTML
+    sanitiser keeps whole. Scales to its container, down to ``min_width`` px (narrower, it
+    scrolls sideways); its alt text is ``diagram_alt``."""
     svg = diagram_svg(diagram, model, width, height, font)
-    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
-    return (f'<div class="network-diagram" style="overflow-x:auto"><img src="{uri}" '
-            f'alt="{html.escape(diagram_alt(diagram))}" style="display:block;width:100%;'
-            f'min-width:{min_width}px;max-width:{width * 2}px;height:auto"/></div>')
+    return (f'<div class="network-diagram" style="overflow-x:auto"><img src="'
+            f'{svg_data_uri(svg)}" alt="{html.escape(diagram_alt(diagram))}" style="display:'
+            f'block;width:100%;min-width:{min_width}px;max-width:{width * 2}px;height:auto"/>'
+            "</div>")
 
 
 def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Diagram,
@@ -415,72 +476,76 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
                else f"{len(col.units)} of {col.total} shown")
     hf = font if head_font is None else head_font
     line = max(15.0, 1.1 * font)
-    for dy, text, weight, colour in ((-3 * line, head, 600, INK),
-                                     (-2 * line + 1, kind_text, 400, INK),
-                                     (-line + 1, sub, 400, MUTED)):
+    out.append(f"<g text-anchor='middle' font-size='{hf:.1f}' fill='{INK}'>")
+    for dy, text, extra in ((-3 * line, head, " font-weight='600'"),
+                            (-2 * line + 1, kind_text, ""),
+                            (-line + 1, sub, f" fill='{MUTED}'")):
         if text:
-            out.append(f'<text x="{x0:.1f}" y="{top + dy:.1f}" text-anchor="middle" '
-                       f'font-size="{hf:.1f}" font-weight="{weight}" fill="{colour}">'
-                       f'{html.escape(text)}</text>')
+            out.append(f"<text x='{x0:.1f}' y='{top + dy:.1f}'{extra}>{html.escape(text)}</text>")
+    out.append("</g>")
     if col.kind == "input":
         x, y, half = pos[0]
-        out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" '
-                   f'height="{2 * half:.1f}" fill="#000"/>')
+        out.append(f"<rect x='{_n(x - half)}' y='{_n(y - half)}' width='{_n(2 * half)}' "
+                   f"height='{_n(2 * half)}'/>")  # black: the default fill
         out.append(_image(grey_uri(diagram.x.reshape(28, 28)), x - half, y - half, 2 * half))
         return out
     if col.kind == "output":
+        circles, labels, bars, shares = [], [], [], []
         for j, (x, y, half) in enumerate(pos):
             p = float(col.activation[j])
             is_answer = j == diagram.answer
             r = half * (1.25 if is_answer else 1.0)
-            fill = ANSWER if is_answer else "#ffffff"
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{fill}" '
-                       f'stroke="{ANSWER if is_answer else MUTED}" stroke-width="1.5"/>')
-            out.append(f'<text x="{x:.1f}" y="{y + font * 0.36:.1f}" text-anchor="middle" '
-                       f'font-weight="{700 if is_answer else 400}" '
-                       f'fill="{"#fff" if is_answer else INK}">{int(col.units[j])}</text>')
+            mark = f" fill='{ANSWER}' stroke='{ANSWER}'" if is_answer else ""
+            circles.append(f"<circle cx='{_n(x)}' cy='{_n(y)}' r='{_n(r)}'{mark}/>")
+            mark = " font-weight='700' fill='#fff'" if is_answer else ""
+            labels.append(f"<text x='{_n(x)}' y='{_n(y + font * 0.36)}'{mark}>"
+                          f"{int(col.units[j])}</text>")
             bar = 46 * p
-            out.append(f'<rect x="{x + r + 6:.1f}" y="{y - 4:.1f}" width="{bar:.1f}" '
-                       f'height="8" rx="2" fill="{ANSWER if is_answer else "#c3cad5"}"/>')
-            out.append(f'<text x="{x + r + 8 + bar:.1f}" y="{y + 4:.1f}" font-size="{font - 2}"'
-                       f' fill="{INK if is_answer else MUTED}">{p:.0%}</text>')
-        return out
+            mark = f" fill='{ANSWER}'" if is_answer else ""
+            bars.append(f"<rect x='{_n(x + r + 6)}' y='{_n(y - 4)}' width='{_n(bar)}' "
+                        f"height='8' rx='2'{mark}/>")
+            mark = f" fill='{INK}'" if is_answer else ""
+            shares.append(f"<text x='{_n(x + r + 8 + bar)}' y='{_n(y + 4)}'{mark}>{p:.0%}</text>")
+        return [*out, f"<g fill='#fff' stroke='{MUTED}' stroke-width='1.5'>", *circles, "</g>",
+                f"<g text-anchor='middle' fill='{INK}'>", *labels, "</g>",
+                "<g fill='#c3cad5'>", *bars, "</g>",
+                f"<g font-size='{font - 2}' fill='{MUTED}'>", *shares, "</g>"]
     peak = float(np.abs(col.contribution).max()) or 1.0
     act_peak = float(col.activation.max()) if col.activation.size else 0.0
     if col.kind == "conv":  # all the column's maps in one picture, each node shows its part
         k, mh, mw = col.maps.shape
-        out.append(f'<defs><image id="{uid}" href="{heat_uri(col.maps.reshape(k * mh, mw))}" '
-                   f'width="{mw}" height="{k * mh}" style="image-rendering:pixelated"/></defs>')
+        sprite = col.maps.reshape(k * mh, mw)
+        top_value = float(sprite.max())
+        uri = palette_uri(sprite, "magma", 0.0, top_value if top_value > 0 else 1.0, MAP_LEVELS)
+        out.append(f"<defs><image id='{uid}' href='{uri}' width='{mw}' height='{k * mh}'/>"
+                   "</defs>")
+    rings, labels = [], []
     for j, (x, y, half) in enumerate(pos):
         unit = int(col.units[j])
         c = float(col.contribution[j])
-        ring = POSITIVE if c > 0 else NEGATIVE
+        neg = " class='n'" if c < 0 else ""  # ring: orange helps the answer, blue works against
         ring_w = 1 + 3 * abs(c) / peak
-        tip = (f"unit {unit}: activation {_fmt(float(col.activation[j]))}, "
-               f"contribution to {diagram.answer}: {c:+.2f}")
-        out.append(f"<g><title>{html.escape(tip)}</title>")
+        corner = f"x='{_n(x - half)}' y='{_n(y - half)}' width='{_n(2 * half)}' " \
+                 f"height='{_n(2 * half)}'"
+        uri = None if col.kind == "conv" else _template_uri(model, col.index, unit)
         if col.kind == "conv":
-            out.append(f'<svg x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" '
-                       f'height="{2 * half:.1f}" viewBox="0 {j * mh} {mw} {mh}" '
-                       f'preserveAspectRatio="none"><use href="#{uid}"/></svg>')
-            out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" '
-                       f'height="{2 * half:.1f}" fill="none" stroke="{ring}" '
-                       f'stroke-width="{ring_w:.1f}"/>')
+            out.append(f"<svg {corner} viewBox='0 {j * mh} {mw} {mh}' "
+                       f"preserveAspectRatio='none'><use href='#{uid}'/></svg>")
+            rings.append(f"<rect {corner} stroke-width='{ring_w:.1f}'{neg}/>")
+        elif uri is not None:
+            out.append(f"<image href='{uri}' {corner}/>")
+            rings.append(f"<rect {corner} stroke-width='{ring_w:.1f}'{neg}/>")
         else:
-            uri = _template_uri(model, col.index, unit)
-            if uri is not None:
-                out.append(_image(uri, x - half, y - half, 2 * half))
-                out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" '
-                           f'width="{2 * half:.1f}" height="{2 * half:.1f}" fill="none" '
-                           f'stroke="{ring}" stroke-width="{ring_w:.1f}"/>')
-            else:
-                level = float(col.activation[j]) / act_peak if act_peak > 0 else 0.0
-                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{half:.1f}" '
-                           f'fill="{_glow(level)}" stroke="{ring}" '
-                           f'stroke-width="{ring_w:.1f}"/>')
-        out.append(f'<text x="{x - half - 3:.1f}" y="{y - half + font * 0.55:.1f}" '
-                   f'text-anchor="end" font-size="{font - 3}" fill="{MUTED}">{unit}</text></g>')
-    return out
+            level = float(col.activation[j]) / act_peak if act_peak > 0 else 0.0
+            out.append(f"<circle cx='{_n(x)}' cy='{_n(y)}' r='{_n(half)}' "
+                       f"fill='{_glow(level)}' stroke='{POSITIVE}' stroke-width='{ring_w:.1f}'"
+                       f"{neg}/>")
+        labels.append(f"<text x='{_n(x - half - 3)}' y='{_n(y - half + font * 0.55)}'>{unit}"
+                      "</text>")
+    if rings:
+        out += [f"<g fill='none' stroke='{POSITIVE}'>", *rings, "</g>"]
+    return [*out, f"<g text-anchor='end' font-size='{font - 3}' fill='{MUTED}'>", *labels,
+            "</g>"]
 
 
 def _glow(level: float) -> str:
@@ -492,9 +557,8 @@ def _glow(level: float) -> str:
 
 
 def _image(uri: str, x: float, y: float, size: float) -> str:
-    return (f'<image href="{uri}" x="{x:.1f}" y="{y:.1f}" width="{size:.1f}" '
-            f'height="{size:.1f}" preserveAspectRatio="none" '
-            f'style="image-rendering:pixelated"/>')
+    """A square picture (pixelated, as the root <svg> asks for every image)."""
+    return f"<image href='{uri}' x='{_n(x)}' y='{_n(y)}' width='{_n(size)}' height='{_n(size)}'/>"
 
 
 # ------------------------------------------------------------------------------ saliency

@@ -10,10 +10,11 @@ import base64
 import html
 import struct
 import zlib
+from functools import lru_cache
 
 import numpy as np
 
-from .viz import colorize
+from .viz import colorize, lookup_table
 
 Array = np.ndarray
 
@@ -37,6 +38,52 @@ def png_bytes(image: Array) -> bytes:
     header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
             + _chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _chunk(b"IEND", b""))
+
+
+def palette_png_bytes(indices: Array, palette: Array, level: int = 9) -> bytes:
+    """(H, W) uint8 indices into ``palette`` (n, 3) uint8 (n <= 256) -> the bytes of a
+    palette ("P" mode) PNG: one byte per pixel and the colours once, about a third of an
+    RGB PNG's size for a colormapped picture."""
+    indices = np.ascontiguousarray(indices, dtype=np.uint8)
+    palette = np.ascontiguousarray(palette, dtype=np.uint8)
+    if indices.ndim != 2:
+        raise ValueError(f"indices expected shape (H, W). Received: {indices.shape}")
+    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= len(palette) <= 256:
+        raise ValueError(f"palette expected shape (n, 3) with 1 <= n <= 256. "
+                         f"Received: {palette.shape}")
+    if int(indices.max(initial=0)) >= len(palette):
+        raise ValueError(f"indices expected values below {len(palette)} (the palette's size). "
+                         f"Received: max {int(indices.max())}")
+    h, w = indices.shape
+    raw = np.empty((h, w + 1), dtype=np.uint8)
+    raw[:, 0] = 0  # filter type "none" for every row
+    raw[:, 1:] = indices
+    header = struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"PLTE", palette.tobytes())
+            + _chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + _chunk(b"IEND", b""))
+
+
+@lru_cache(maxsize=16)
+def quantised_colormap(cmap: str, levels: int) -> Array:
+    """``levels`` evenly spaced colours (levels, 3) uint8 of a colormap's 256-entry table,
+    from its first to its last colour."""
+    if not 2 <= levels <= 256:
+        raise ValueError(f"levels expected an integer in [2, 256]. Received: {levels}")
+    picks = np.round(np.arange(levels) * 255 / (levels - 1)).astype(np.intp)
+    return lookup_table(cmap)[picks]
+
+
+def palette_uri(values: Array, cmap: str, vmin: float, vmax: float, levels: int = 65,
+                level: int = 6) -> str:
+    """Values (H, W) through a colormap scaled to [vmin, vmax], as a palette PNG data URI
+    of ``levels`` colours (an odd count keeps the middle of a diverging map exact): the
+    colours of ``colorize`` within 255 / (levels - 1) / 2 steps of its table. ``level``:
+    zlib's (9 packs a few per cent tighter but can take ten times longer)."""
+    v = np.asarray(values, dtype=np.float32)
+    scale = (levels - 1) / (vmax - vmin) if vmax > vmin else 0.0
+    idx = np.clip((v - vmin) * scale + 0.5, 0, levels - 1).astype(np.uint8)
+    png = palette_png_bytes(idx, quantised_colormap(cmap, levels), level)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def data_uri(image: Array) -> str:

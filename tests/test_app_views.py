@@ -8,7 +8,6 @@ error box, which ``not at.exception`` alone would let pass."""
 
 from __future__ import annotations
 
-import base64
 import re
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from digits import lookalikes as la
+from digits import network
 from digits.data import DataUnavailableError
 from digits.drawn import render_digit
 from ui import network_view as nv
@@ -68,9 +68,9 @@ def diagrams(at: AppTest) -> list[str]:
     """The network diagrams on the page, as SVG text (each is an <img> of a data URI)."""
     out = []
     for h in at.get("html"):
-        m = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', h.proto.body)
+        m = re.search(r'src="(data:image/svg\+xml[^"]+)"', h.proto.body)
         if m:
-            out.append(base64.b64decode(m.group(1)).decode())
+            out.append(network.svg_of_data_uri(m.group(1)))
     return out
 
 

@@ -70,7 +70,10 @@ def test_the_diagram_and_the_lookalikes_follow_the_drawing(
         assert picture.count() == 1 and picture.is_visible()
         picture.evaluate("img => img.decode()")  # the browser can draw it
         assert picture.evaluate("img => img.naturalWidth") > 0
-        text = picture.evaluate("img => atob(img.src.split(',')[1])")
+        text = picture.evaluate(  # the SVG, percent-encoded (or base64) after the first comma
+            "img => { const i = img.src.indexOf(','), body = img.src.slice(i + 1);"
+            " return img.src.slice(0, i).endsWith(';base64') ? atob(body)"
+            " : decodeURIComponent(body); }")
         assert shown in text and "answer: 7" in text
         box = picture.bounding_box()
         assert box is not None and box["width"] > 600  # crisp and big, not a thumbnail
