@@ -30,7 +30,15 @@ import numpy as np
 
 import nn
 
-from .pictures import grey_uri, palette_uri
+from .pictures import (
+    PngTile,
+    grey_uri,
+    palette_indices,
+    palette_uri,
+    png_tile,
+    quantised_colormap,
+    stacked_palette_uri,
+)
 
 Array = np.ndarray
 
@@ -286,9 +294,10 @@ def _strongest(E: Array | None, k: int) -> Array:
 
 # ------------------------------------------------------------------------------- drawing
 
-_TEMPLATE_URIS: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
-TEMPLATE_LEVELS = 65  # colours of a first-layer template (a palette PNG; odd: white stays white)
+_TEMPLATE_TILES: weakref.WeakKeyDictionary[Any, list[PngTile]] = weakref.WeakKeyDictionary()
+TEMPLATE_LEVELS = 65  # colours of a first-layer template (palette PNG; odd: 0 stays white)
 MAP_LEVELS = 65  # colours of the feature-map thumbnails
+EDGE_STEPS = 32  # an edge's strength r in [0, 1] is drawn in 1/32 steps (a CSS class each)
 
 
 def first_layer_templates(model: nn.Model, index: int) -> Array | None:
@@ -300,24 +309,24 @@ def first_layer_templates(model: nn.Model, index: int) -> Array | None:
     return W.T.reshape(-1, 28, 28)
 
 
-def template_uri(template: Array) -> str:
-    """One first-layer template (28, 28) as the diagram draws it: red (positive) / blue
-    (negative) on white, symmetric scale, as ``signed_uri`` but a palette PNG of
-    ``TEMPLATE_LEVELS`` colours (about half the bytes)."""
+def template_indices(template: Array) -> Array:
+    """One first-layer template (28, 28) as the diagram colours it: indices (28, 28) into
+    ``quantised_colormap("RdBu_r", TEMPLATE_LEVELS)``, red positive and blue negative on
+    white, on a symmetric scale (as ``signed_uri``, in fewer colours)."""
     lim = float(np.abs(template).max()) or 1.0
-    return palette_uri(template, "RdBu_r", -lim, lim, TEMPLATE_LEVELS)
+    return palette_indices(template, -lim, lim, TEMPLATE_LEVELS)
 
 
-def _template_uri(model: nn.Model, index: int, unit: int) -> str | None:
-    """The first dense layer's unit as a picture, all units encoded on first use (about
-    15 ms for 512 units, once per model), so later strokes encode none."""
+def _template_tiles(model: nn.Model, index: int) -> list[PngTile] | None:
+    """The first dense layer's units as compressed tiles, all encoded on first use (tens
+    of ms for 512 units, once per model), so a stroke only stacks the shown ones."""
     templates = first_layer_templates(model, index)
     if templates is None:
         return None
-    cache = _TEMPLATE_URIS.get(model)
+    cache = _TEMPLATE_TILES.get(model)
     if cache is None or len(cache) != len(templates):
-        cache = _TEMPLATE_URIS[model] = {u: template_uri(t) for u, t in enumerate(templates)}
-    return cache[unit]
+        cache = _TEMPLATE_TILES[model] = [png_tile(template_indices(t)) for t in templates]
+    return cache
 
 
 def _n(v: float) -> str:
@@ -329,9 +338,17 @@ def _n(v: float) -> str:
     return s
 
 
-# Edges and rings are orange unless of class "n" (blue); set once for the whole picture.
-_STYLE = f"<style>.n{{stroke:{NEGATIVE}}}</style>"
-_NEG = " class='n'"
+_BLUE = " class='n'"  # the picture's style makes a stroke of class "n" blue
+
+
+def _edge_width(step: int) -> str:
+    """An edge's stroke width for its strength in ``EDGE_STEPS`` steps: 0.5 to 6 units."""
+    return f"{0.5 + 5.5 * step / EDGE_STEPS:.2f}".rstrip("0").rstrip(".")
+
+
+def _edge_opacity(step: int) -> str:
+    """An edge's stroke opacity for its strength in ``EDGE_STEPS`` steps: .25 to .85."""
+    return f"{0.25 + 0.6 * step / EDGE_STEPS:.2f}".lstrip("0")
 
 
 def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int = 540,
@@ -374,36 +391,42 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' "
              f"width='{width}' height='{height}' role='img' font-family='sans-serif' "
              f"font-size='{font}' style='image-rendering:pixelated'>",
-             f"<title>{html.escape(diagram_alt(diagram))}</title>", _STYLE]
-    # edges first, behind the nodes; strongest first, as ranked
-    parts.append(f"<g fill='none' stroke='{POSITIVE}' stroke-linecap='round'>")
+             f"<title>{html.escape(diagram_alt(diagram))}</title>"]
+    # edges first, behind the nodes; strongest first, as ranked. An edge's width and opacity
+    # grow with its strength r = |value| / the gap's strongest, drawn in EDGE_STEPS steps:
+    # class "w{step}" sets both (one rule per step in use), class "n" makes it blue.
+    steps: set[int] = set()
+    paths = []
     for g, E in enumerate(diagram.edges):
         if not len(E):
             continue
         big = float(np.abs(E[:, 2]).max()) or 1.0
         src, dst = positions[g], positions[g + 1]
         # a column's nodes share x and half-width: every edge of a gap starts at one x and
-        # runs the same dx (relative "c" curve); only the y's, widths and opacities differ
+        # runs the same dx (relative "c" curve); only the y's differ
         x1 = src[0][0] + src[0][2] + 2
         dx = dst[0][0] - dst[0][2] - 2 - x1
-        head = f"{x1:.1f},"
+        head = f"<path d='M{x1:.1f},"
         mid = f"c{dx / 2:.1f},0 {dx / 2:.1f},"
         end = f" {dx:.1f},"
         for s, d, v in E.tolist():
             y1 = src[int(s)][1]
             dy = f"{dst[int(d)][1] - y1:.1f}"
-            r = abs(v) / big
-            parts.append(f"<path d='M{head}{y1:.1f}{mid}{dy}{end}{dy}' stroke-width='"
-                         f"{0.5 + 5.5 * r:.1f}' stroke-opacity='{0.25 + 0.6 * r:.2f}'"
-                         f"{_NEG if v < 0 else ''}/>".replace("'0.", "'."))
-    parts.append("</g>")
+            step = round(abs(v) / big * EDGE_STEPS)
+            steps.add(step)
+            paths.append(f"{head}{y1:.1f}{mid}{dy}{end}{dy}' class='{'n ' if v < 0 else ''}"
+                         f"w{step}'/>")
+    rules = "".join(f".w{q}{{stroke-width:{_edge_width(q)};stroke-opacity:{_edge_opacity(q)}}}"
+                    for q in sorted(steps))
+    parts += [f"<style>{rules}.n{{stroke:{NEGATIVE}}}</style>",
+              f"<g fill='none' stroke='{POSITIVE}' stroke-linecap='round'>", *paths, "</g>"]
     # Column titles shrink to fit between their neighbours ("Conv2D 16 relu" is ~14 chars).
     gap = min((b - a for a, b in itertools.pairwise(xs[1:])), default=width)
     longest = max((len(col.title.partition(" · ")[2]) for col in cols[1:]), default=1)
     head_font = min(float(font), gap / (0.56 * max(longest, 1)))
     for c, col in enumerate(cols):
         parts.extend(_column_svg(col, positions[c], diagram, model, top, font,
-                                 f"nd{id(diagram) % 10**6}-{c}", head_font))
+                                 f"m{c}", head_font))
     legend_font = min(font - 2, width / 58)  # its ~105 characters fit the width
     parts.append(
         f"<text x='{width / 2:.0f}' y='{height - 18}' text-anchor='middle' fill='{MUTED}' "
@@ -512,40 +535,46 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
                 f"<g font-size='{font - 2}' fill='{MUTED}'>", *shares, "</g>"]
     peak = float(np.abs(col.contribution).max()) or 1.0
     act_peak = float(col.activation.max()) if col.activation.size else 0.0
+    x, half = pos[0][0], pos[0][2]  # a column's nodes share x and size
+    left, size = _n(x - half), _n(2 * half)
+    labels = [f"<g text-anchor='end' font-size='{font - 3}' fill='{MUTED}'>"]
+    label_x, label_dy = _n(x - half - 3), -half + font * 0.55
+    for (_, y, _), unit in zip(pos, col.units.tolist(), strict=True):
+        labels.append(f"<text x='{label_x}' y='{y + label_dy:.1f}'>{unit}</text>")
+    labels.append("</g>")
+    rings = [f"<g fill='none' stroke='{POSITIVE}'>"]  # orange: helps the answer, blue: against
+    for (_, y, _), c in zip(pos, col.contribution.tolist(), strict=True):
+        rings.append(f"<rect x='{left}' y='{y - half:.1f}' width='{size}' height='{size}' "
+                     f"stroke-width='{1 + 3 * abs(c) / peak:.1f}'{_BLUE if c < 0 else ''}/>")
+    rings.append("</g>")
+    tiles = None if col.kind == "conv" else _template_tiles(model, col.index)
     if col.kind == "conv":  # all the column's maps in one picture, each node shows its part
         k, mh, mw = col.maps.shape
         sprite = col.maps.reshape(k * mh, mw)
         top_value = float(sprite.max())
         uri = palette_uri(sprite, "magma", 0.0, top_value if top_value > 0 else 1.0, MAP_LEVELS)
-        out.append(f"<defs><image id='{uid}' href='{uri}' width='{mw}' height='{k * mh}'/>"
-                   "</defs>")
-    rings, labels = [], []
-    for j, (x, y, half) in enumerate(pos):
-        unit = int(col.units[j])
-        c = float(col.contribution[j])
-        neg = " class='n'" if c < 0 else ""  # ring: orange helps the answer, blue works against
-        ring_w = 1 + 3 * abs(c) / peak
-        corner = f"x='{_n(x - half)}' y='{_n(y - half)}' width='{_n(2 * half)}' " \
-                 f"height='{_n(2 * half)}'"
-        uri = None if col.kind == "conv" else _template_uri(model, col.index, unit)
-        if col.kind == "conv":
-            out.append(f"<svg {corner} viewBox='0 {j * mh} {mw} {mh}' "
-                       f"preserveAspectRatio='none'><use href='#{uid}'/></svg>")
-            rings.append(f"<rect {corner} stroke-width='{ring_w:.1f}'{neg}/>")
-        elif uri is not None:
-            out.append(f"<image href='{uri}' {corner}/>")
-            rings.append(f"<rect {corner} stroke-width='{ring_w:.1f}'{neg}/>")
-        else:
-            level = float(col.activation[j]) / act_peak if act_peak > 0 else 0.0
-            out.append(f"<circle cx='{_n(x)}' cy='{_n(y)}' r='{_n(half)}' "
-                       f"fill='{_glow(level)}' stroke='{POSITIVE}' stroke-width='{ring_w:.1f}'"
-                       f"{neg}/>")
-        labels.append(f"<text x='{_n(x - half - 3)}' y='{_n(y - half + font * 0.55)}'>{unit}"
-                      "</text>")
-    if rings:
-        out += [f"<g fill='none' stroke='{POSITIVE}'>", *rings, "</g>"]
-    return [*out, f"<g text-anchor='end' font-size='{font - 3}' fill='{MUTED}'>", *labels,
-            "</g>"]
+    elif tiles is not None:  # the shown templates, stacked into one picture likewise
+        shown = [tiles[u] for u in col.units.tolist()]
+        mh, mw = shown[0].height, shown[0].width
+        uri = stacked_palette_uri(shown, quantised_colormap("RdBu_r", TEMPLATE_LEVELS))
+    else:  # a plain dense layer: circles filled by activation, ringed by contribution
+        circles = []
+        for (_, y, _), a, c in zip(pos, col.activation.tolist(), col.contribution.tolist(),
+                                   strict=True):
+            level = a / act_peak if act_peak > 0 else 0.0
+            circles.append(f"<circle cx='{_n(x)}' cy='{y:.1f}' r='{_n(half)}' "
+                           f"fill='{_glow(level)}' stroke-width='{1 + 3 * abs(c) / peak:.1f}'"
+                           f"{_BLUE if c < 0 else ''}/>")
+        return [*out, f"<g stroke='{POSITIVE}'>", *circles, "</g>", *labels]
+    # one picture (the shown units stacked, each mh x mw), defined once; each node is a
+    # window onto its part of it
+    out.append(f"<defs><image id='{uid}' href='{uri}' width='{mw}' height='{len(pos) * mh}'/>"
+               "</defs>")
+    fit = "" if mh == mw else " preserveAspectRatio='none'"  # squares need no stretching
+    for j, (_, y, _) in enumerate(pos):
+        out.append(f"<svg x='{left}' y='{y - half:.1f}' width='{size}' height='{size}' "
+                   f"viewBox='0 {j * mh} {mw} {mh}'{fit}><use href='#{uid}'/></svg>")
+    return [*out, *rings, *labels]
 
 
 def _glow(level: float) -> str:

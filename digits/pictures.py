@@ -11,6 +11,7 @@ import html
 import struct
 import zlib
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -79,11 +80,72 @@ def palette_uri(values: Array, cmap: str, vmin: float, vmax: float, levels: int 
     of ``levels`` colours (an odd count keeps the middle of a diverging map exact): the
     colours of ``colorize`` within 255 / (levels - 1) / 2 steps of its table. ``level``:
     zlib's (9 packs a few per cent tighter but can take ten times longer)."""
-    v = np.asarray(values, dtype=np.float32)
-    scale = (levels - 1) / (vmax - vmin) if vmax > vmin else 0.0
-    idx = np.clip((v - vmin) * scale + 0.5, 0, levels - 1).astype(np.uint8)
+    idx = palette_indices(values, vmin, vmax, levels)
     png = palette_png_bytes(idx, quantised_colormap(cmap, levels), level)
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+class PngTile(NamedTuple):
+    """One picture's palette indices, compressed on their own so that tiles can be stacked
+    into one PNG later without compressing again (``stacked_palette_uri``).
+
+    Attributes:
+        raw: the PNG rows (a filter byte, then the indices), height * (width + 1) bytes.
+        packed: ``raw`` as raw deflate data ending on a full flush (not final).
+        width, height: in pixels.
+    """
+
+    raw: bytes
+    packed: bytes
+    width: int
+    height: int
+
+
+def png_tile(indices: Array, level: int = 6) -> PngTile:
+    """(H, W) uint8 palette indices -> a ``PngTile``."""
+    indices = np.ascontiguousarray(indices, dtype=np.uint8)
+    if indices.ndim != 2:
+        raise ValueError(f"indices expected shape (H, W). Received: {indices.shape}")
+    h, w = indices.shape
+    rows = np.zeros((h, w + 1), dtype=np.uint8)  # filter type "none" for every row
+    rows[:, 1:] = indices
+    raw = rows.tobytes()
+    packer = zlib.compressobj(level, zlib.DEFLATED, -15)  # raw deflate: no header, no checksum
+    return PngTile(raw, packer.compress(raw) + packer.flush(zlib.Z_FULL_FLUSH), w, h)
+
+
+_DEFLATE_END = zlib.compressobj(6, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)  # a final empty block
+
+
+def stacked_palette_uri(tiles: list[PngTile], palette: Array) -> str:
+    """Tiles of one width stacked top to bottom into one palette PNG data URI of
+    width x (sum of heights) pixels, without compressing anything again: each tile's
+    deflate data ends on a full flush and refers to nothing before it, so their
+    concatenation, closed by a final empty block, is one valid zlib stream."""
+    if not tiles:
+        raise ValueError("tiles expected at least one tile. Received: []")
+    widths = {t.width for t in tiles}
+    if len(widths) != 1:
+        raise ValueError(f"tiles expected one width. Received: widths {sorted(widths)}")
+    palette = np.ascontiguousarray(palette, dtype=np.uint8)
+    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= len(palette) <= 256:
+        raise ValueError(f"palette expected shape (n, 3) with 1 <= n <= 256. "
+                         f"Received: {palette.shape}")
+    raw = b"".join(t.raw for t in tiles)
+    stream = (b"\x78\x9c" + b"".join(t.packed for t in tiles) + _DEFLATE_END
+              + struct.pack(">I", zlib.adler32(raw)))
+    header = struct.pack(">IIBBBBB", widths.pop(), sum(t.height for t in tiles), 8, 3, 0, 0, 0)
+    png = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"PLTE", palette.tobytes())
+           + _chunk(b"IDAT", stream) + _chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def palette_indices(values: Array, vmin: float, vmax: float, levels: int) -> Array:
+    """Values (H, W) scaled to [vmin, vmax] as the nearest of ``levels`` evenly spaced
+    steps: uint8 indices into ``quantised_colormap(cmap, levels)``."""
+    v = np.asarray(values, dtype=np.float32)
+    scale = (levels - 1) / (vmax - vmin) if vmax > vmin else 0.0
+    return np.clip((v - vmin) * scale + 0.5, 0, levels - 1).astype(np.uint8)
 
 
 def data_uri(image: Array) -> str:
