@@ -139,7 +139,10 @@ def test_diagram_shows_the_top_units_and_the_strongest_edges():
     assert got[(1, 0)] == pytest.approx(0.4)  # unit 4 to class 0
     assert len(got) == 4
     svg = network.diagram_svg(d, model)
-    assert svg.count("<svg") == 1 and "3 of 5 shown" in svg and "answer: 1" in svg
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    # one document; the three shown templates are windows onto one stacked picture
+    assert svg.count("<svg") == 1 + 3 and svg.count("<image") == 2  # + the drawing
+    assert "3 of 5 shown" in svg and "answer: 1" in svg
 
 
 def tiny_cnn(seed: int = 0) -> nn.Model:
