@@ -76,6 +76,10 @@ class Layer(metaclass=_LayerType):
     """
 
     registry: ClassVar[dict[str, type[Layer]]] = {}
+    # False: ``backward`` only needs to return dX and may leave ``grads`` alone (a private copy
+    # that computes input gradients, e.g. ``Model.gradients_by_layer``). A hint: layers that
+    # ignore it still return the same dX.
+    param_grads: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -327,9 +331,10 @@ class Dense(Layer):
         ``from_logits``, as for fused softmax cross-entropy). Returns dX (batch, n_in)."""
         X, Z, A = self.cached()
         dZ = self.activation_gradient(Z, A, dY, from_logits)
-        np.matmul(X.T, dZ, out=self.gradient_buffer("W"))
-        # column sums as a matrix product: several times faster than sum(axis=0)
-        np.matmul(np.ones((1, len(dZ)), dtype=dZ.dtype), dZ, out=self.gradient_buffer("B"))
+        if self.param_grads:  # (skipped, an input gradient costs a tenth: no X.T @ dZ)
+            np.matmul(X.T, dZ, out=self.gradient_buffer("W"))
+            # column sums as a matrix product: several times faster than sum(axis=0)
+            np.matmul(np.ones((1, len(dZ)), dtype=dZ.dtype), dZ, out=self.gradient_buffer("B"))
         if not need_input_grad:
             return None
         return dZ @ self.params["W"].T

@@ -255,6 +255,8 @@ class Model:
             raise ValueError(f"of expected 'logit' or 'output'. Received: of={of!r}")
         X = self.prepare_input(X)
         worker = self._private_copy()
+        for layer in worker.layers:
+            layer.param_grads = False  # only the gradients w.r.t. inputs and outputs
         Y = X
         for layer in worker.layers:  # one layer at a time (no fused conv + pool): each layer's
             Y = layer.forward(Y, training=True)  # output gets its own gradient below

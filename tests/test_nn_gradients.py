@@ -172,3 +172,37 @@ def test_input_gradient_matches_numerical():
 
             numeric = numerical_gradient(score, x)
             assert relative_error(saliency[row : row + 1], numeric) < TOL, (of, row)
+
+
+def test_a_dense_layer_without_param_grads_returns_the_same_input_gradient():
+    layer = nn.Dense(4, "relu")
+    X = rng.standard_normal((3, 5))
+    layer(X)
+    Y = layer.forward(X, training=True)
+    dY = rng.standard_normal(Y.shape)
+    full = layer.backward(dY)
+    assert set(layer.grads) == {"W", "B"}
+    twin = nn.Dense(4, "relu")
+    twin.build((5,), np.random.default_rng(0), X.dtype)
+    twin.params = layer.params
+    twin.param_grads = False
+    twin.forward(X, training=True)
+    np.testing.assert_array_equal(twin.backward(dY), full)
+    assert twin.grads == {}  # no X.T @ dZ: nothing allocated or written
+
+
+def test_gradients_by_layer_skips_weight_gradients_on_its_copy_only(monkeypatch):
+    model = _small_model("softmax")
+    X = rng.standard_normal((2, 7))
+    seen = []
+    real = nn.Dense.backward
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_grads)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Dense, "backward", spy)
+    model.gradients_by_layer(X, 1)
+    assert seen and not any(seen)  # its private copy computes no dW
+    assert all(layer.param_grads for layer in model.layers)  # the model itself: unchanged
+    assert all(not layer.grads for layer in model.layers)
