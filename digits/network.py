@@ -341,14 +341,15 @@ def _n(v: float) -> str:
 _BLUE = " class='n'"  # the picture's style makes a stroke of class "n" blue
 
 
-def _edge_width(step: int) -> str:
-    """An edge's stroke width for its strength in ``EDGE_STEPS`` steps: 0.5 to 6 units."""
-    return f"{0.5 + 5.5 * step / EDGE_STEPS:.2f}".rstrip("0").rstrip(".")
+def _edge_rule(step: int) -> str:
+    """The CSS rule of class ``w{step}``: an edge of strength step / EDGE_STEPS is 0.5 to 6
+    units wide and .25 to .85 opaque."""
+    width = f"{0.5 + 5.5 * step / EDGE_STEPS:.2f}".rstrip("0").rstrip(".")
+    opacity = f"{0.25 + 0.6 * step / EDGE_STEPS:.2f}".lstrip("0")
+    return f".w{step}{{stroke-width:{width};stroke-opacity:{opacity}}}"
 
 
-def _edge_opacity(step: int) -> str:
-    """An edge's stroke opacity for its strength in ``EDGE_STEPS`` steps: .25 to .85."""
-    return f"{0.25 + 0.6 * step / EDGE_STEPS:.2f}".lstrip("0")
+_EDGE_RULES = tuple(_edge_rule(q) for q in range(EDGE_STEPS + 1))
 
 
 def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int = 540,
@@ -409,15 +410,15 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
         head = f"<path d='M{x1:.1f},"
         mid = f"c{dx / 2:.1f},0 {dx / 2:.1f},"
         end = f" {dx:.1f},"
+        y_src = [y for _, y, _ in src]
+        y_dst = [y for _, y, _ in dst]
+        starts = [f"{head}{y:.1f}{mid}" for y in y_src]
         for s, d, v in E.tolist():
-            y1 = src[int(s)][1]
-            dy = f"{dst[int(d)][1] - y1:.1f}"
+            dy = f"{y_dst[int(d)] - y_src[int(s)]:.1f}"
             step = round(abs(v) / big * EDGE_STEPS)
             steps.add(step)
-            paths.append(f"{head}{y1:.1f}{mid}{dy}{end}{dy}' class='{'n ' if v < 0 else ''}"
-                         f"w{step}'/>")
-    rules = "".join(f".w{q}{{stroke-width:{_edge_width(q)};stroke-opacity:{_edge_opacity(q)}}}"
-                    for q in sorted(steps))
+            paths.append(f"{starts[int(s)]}{dy}{end}{dy}' class='{'n ' if v < 0 else ''}w{step}'/>")
+    rules = "".join(_EDGE_RULES[q] for q in sorted(steps))
     parts += [f"<style>{rules}.n{{stroke:{NEGATIVE}}}</style>",
               f"<g fill='none' stroke='{POSITIVE}' stroke-linecap='round'>", *paths, "</g>"]
     # Column titles shrink to fit between their neighbours ("Conv2D 16 relu" is ~14 chars).
@@ -448,18 +449,18 @@ def diagram_alt(diagram: Diagram) -> str:
 # In a "data:" URI: "%" starts an escape and "#" a fragment; "<", ">" and "&" would be read by
 # the page's HTML parser or sanitiser (which drops attributes holding "</title"), '"' ends the
 # attribute. Everything else (the SVG uses single quotes) goes as it is, UTF-8 included.
-_URI_ESCAPES = (("%", "%25"), ("#", "%23"), ("<", "%3C"), (">", "%3E"), ("&", "%26"),
-                ('"', "%22"), ("\n", "%0A"), ("\r", "%0D"), ("\t", "%09"))
+_URI_ESCAPES = ((b"%", b"%25"), (b"#", b"%23"), (b"<", b"%3C"), (b">", b"%3E"), (b"&", b"%26"),
+                (b'"', b"%22"), (b"\n", b"%0A"), (b"\r", b"%0D"), (b"\t", b"%09"))
 
 
 def svg_data_uri(svg: str) -> str:
     """An SVG document as a ``data:image/svg+xml;charset=utf-8,...`` URI to put in a
     double-quoted HTML attribute: percent-encoded where it must be (``_URI_ESCAPES``), not
     base64 (which adds a third; the PNGs inside stay base64 and need no escape)."""
-    for char, code in _URI_ESCAPES:
-        if char in svg:
-            svg = svg.replace(char, code)
-    return "data:image/svg+xml;charset=utf-8," + svg
+    data = svg.encode("utf-8")  # bytes.replace is several times faster than str.replace on
+    for char, code in _URI_ESCAPES:  # text with a few non-ASCII characters ("·", "━")
+        data = data.replace(char, code)
+    return "data:image/svg+xml;charset=utf-8," + data.decode("utf-8")
 
 
 def svg_of_data_uri(uri: str) -> str:
@@ -513,26 +514,32 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
         out.append(_image(grey_uri(diagram.x.reshape(28, 28)), x - half, y - half, 2 * half))
         return out
     if col.kind == "output":
-        circles, labels, bars, shares = [], [], [], []
-        for j, (x, y, half) in enumerate(pos):
-            p = float(col.activation[j])
+        x, half = pos[0][0], pos[0][2]  # one x and size for all; the answer's circle is bigger
+        cx, label_dy = _n(x), font * 0.36
+        circles = [f"<g fill='#fff' stroke='{MUTED}' stroke-width='1.5'>"]
+        labels = [f"<g text-anchor='middle' fill='{INK}'>"]
+        bars = ["<g fill='#c3cad5'>"]
+        shares = [f"<g font-size='{font - 2}' fill='{MUTED}'>"]
+        for j, ((_, y, _), p) in enumerate(zip(pos, col.activation.tolist(), strict=True)):
             is_answer = j == diagram.answer
-            r = half * (1.25 if is_answer else 1.0)
-            mark = f" fill='{ANSWER}' stroke='{ANSWER}'" if is_answer else ""
-            circles.append(f"<circle cx='{_n(x)}' cy='{_n(y)}' r='{_n(r)}'{mark}/>")
-            mark = " font-weight='700' fill='#fff'" if is_answer else ""
-            labels.append(f"<text x='{_n(x)}' y='{_n(y + font * 0.36)}'{mark}>"
-                          f"{int(col.units[j])}</text>")
+            r = half * 1.25 if is_answer else half
             bar = 46 * p
-            mark = f" fill='{ANSWER}'" if is_answer else ""
-            bars.append(f"<rect x='{_n(x + r + 6)}' y='{_n(y - 4)}' width='{_n(bar)}' "
-                        f"height='8' rx='2'{mark}/>")
-            mark = f" fill='{INK}'" if is_answer else ""
-            shares.append(f"<text x='{_n(x + r + 8 + bar)}' y='{_n(y + 4)}'{mark}>{p:.0%}</text>")
-        return [*out, f"<g fill='#fff' stroke='{MUTED}' stroke-width='1.5'>", *circles, "</g>",
-                f"<g text-anchor='middle' fill='{INK}'>", *labels, "</g>",
-                "<g fill='#c3cad5'>", *bars, "</g>",
-                f"<g font-size='{font - 2}' fill='{MUTED}'>", *shares, "</g>"]
+            if is_answer:
+                circles.append(f"<circle cx='{cx}' cy='{y:.1f}' r='{r:.1f}' fill='{ANSWER}' "
+                               f"stroke='{ANSWER}'/>")
+                labels.append(f"<text x='{cx}' y='{y + label_dy:.1f}' font-weight='700' "
+                              f"fill='#fff'>{j}</text>")
+                bars.append(f"<rect x='{x + r + 6:.1f}' y='{y - 4:.1f}' width='{bar:.1f}' "
+                            f"height='8' rx='2' fill='{ANSWER}'/>")
+                shares.append(f"<text x='{x + r + 8 + bar:.1f}' y='{y + 4:.1f}' fill='{INK}'>"
+                              f"{p:.0%}</text>")
+            else:
+                circles.append(f"<circle cx='{cx}' cy='{y:.1f}' r='{r:.1f}'/>")
+                labels.append(f"<text x='{cx}' y='{y + label_dy:.1f}'>{j}</text>")
+                bars.append(f"<rect x='{x + r + 6:.1f}' y='{y - 4:.1f}' width='{bar:.1f}' "
+                            "height='8' rx='2'/>")
+                shares.append(f"<text x='{x + r + 8 + bar:.1f}' y='{y + 4:.1f}'>{p:.0%}</text>")
+        return [*out, *circles, "</g>", *labels, "</g>", *bars, "</g>", *shares, "</g>"]
     peak = float(np.abs(col.contribution).max()) or 1.0
     act_peak = float(col.activation.max()) if col.activation.size else 0.0
     x, half = pos[0][0], pos[0][2]  # a column's nodes share x and size
@@ -559,12 +566,12 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
         uri = stacked_palette_uri(shown, quantised_colormap("RdBu_r", TEMPLATE_LEVELS))
     else:  # a plain dense layer: circles filled by activation, ringed by contribution
         circles = []
-        for (_, y, _), a, c in zip(pos, col.activation.tolist(), col.contribution.tolist(),
-                                   strict=True):
-            level = a / act_peak if act_peak > 0 else 0.0
-            circles.append(f"<circle cx='{_n(x)}' cy='{y:.1f}' r='{_n(half)}' "
-                           f"fill='{_glow(level)}' stroke-width='{1 + 3 * abs(c) / peak:.1f}'"
-                           f"{_BLUE if c < 0 else ''}/>")
+        cx, r = _n(x), _n(half)
+        levels = col.activation / act_peak if act_peak > 0 else np.zeros(len(pos))
+        for (_, y, _), fill, c in zip(pos, _glows(levels), col.contribution.tolist(),
+                                      strict=True):
+            circles.append(f"<circle cx='{cx}' cy='{y:.1f}' r='{r}' fill='{fill}' "
+                           f"stroke-width='{1 + 3 * abs(c) / peak:.1f}'{_BLUE if c < 0 else ''}/>")
         return [*out, f"<g stroke='{POSITIVE}'>", *circles, "</g>", *labels]
     # one picture (the shown units stacked, each mh x mw), defined once; each node is a
     # window onto its part of it
@@ -577,12 +584,13 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
     return [*out, *rings, *labels]
 
 
-def _glow(level: float) -> str:
-    """A unit's fill: pale grey when silent, bright amber when at the layer's peak."""
-    t = max(0.0, min(1.0, level))
-    lo, hi = (241, 243, 245), (250, 176, 5)
-    r, g, b = (round(a + (b_ - a) * t) for a, b_ in zip(lo, hi, strict=True))
-    return f"rgb({r},{g},{b})"
+def _glows(levels: Array) -> list[str]:
+    """Units' fills for levels (k,) in [0, 1]: pale grey when silent, bright amber at the
+    layer's peak, as "rgb(r,g,b)" strings."""
+    t = np.clip(np.asarray(levels, dtype=np.float64), 0.0, 1.0)[:, None]
+    lo, hi = np.array([241, 243, 245]), np.array([250, 176, 5])
+    rgb = np.rint(lo + (hi - lo) * t).astype(int).tolist()
+    return [f"rgb({r},{g},{b})" for r, g, b in rgb]
 
 
 def _image(uri: str, x: float, y: float, size: float) -> str:

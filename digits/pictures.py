@@ -75,7 +75,7 @@ def quantised_colormap(cmap: str, levels: int) -> Array:
 
 
 def palette_uri(values: Array, cmap: str, vmin: float, vmax: float, levels: int = 65,
-                level: int = 6) -> str:
+                level: int = 3) -> str:
     """Values (H, W) through a colormap scaled to [vmin, vmax], as a palette PNG data URI
     of ``levels`` colours (an odd count keeps the middle of a diverging map exact): the
     colours of ``colorize`` within 255 / (levels - 1) / 2 steps of its table. ``level``:
