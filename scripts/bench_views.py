@@ -3,10 +3,11 @@
     python scripts/bench_views.py [--repeats 200] [--models mlp,cnn]
 
 Pure (no Streamlit, no browser), one BLAS thread like the app. For each model: the median
-and p95 of the network diagram (ranking, edges and SVG), the look-alikes (one matrix
-product over the bank), both together (target: at most 10 ms median; CPU time of the
-thread, which a busy machine disturbs less than wall time), the unit picker, one
-new stroke of the timeline, and the two saliency maps; and, once per model, the bank build.
+and p95 of the network diagram (ranking, edges, SVG and the HTML the page gets) and that
+HTML's size in bytes, the look-alikes (one matrix product over the bank), both together
+(target: at most 10 ms median; CPU time of the thread, which a busy machine disturbs less
+than wall time), the unit picker, one new stroke of the timeline, and the two saliency
+maps; and, once per model, the bank build.
 The drawings are the app's: rendered digits, preprocessed to 28x28.
 """
 
@@ -86,10 +87,13 @@ def bench_model(model: nn.Model, xs: list[np.ndarray],
 
     def diagram(item):
         x, outputs, p = item
-        return network.diagram_svg(network.build_diagram(model, x, outputs, p), model)
+        return network.diagram_html(network.build_diagram(model, x, outputs, p), model)
 
     diagram(prepared[0])  # warm the per-model template cache, as the app's first stroke
-    report("diagram (ranking + edges + SVG)", timed(diagram, prepared))
+    report("diagram: ranking, edges, SVG, HTML", timed(diagram, prepared))
+    sizes = [len(diagram(item).encode()) for item in prepared]
+    label = "diagram HTML (sent every stroke)"
+    print(f"  {label:<34} median {statistics.median(sizes):6.0f} bytes, max {max(sizes)} bytes")
     ok = True
     bank = None
     if digits_ is not None:

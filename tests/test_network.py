@@ -10,7 +10,7 @@ import pytest
 
 import nn
 from digits import lookalikes as la
-from digits import network, neurons, strokes
+from digits import network, neurons, pictures, strokes
 from digits.data import DataUnavailableError
 from digits.pictures import png_bytes
 
@@ -237,6 +237,140 @@ def test_png_is_a_valid_png():
     np.testing.assert_array_equal(back, img)
     grey = img[..., 0]
     np.testing.assert_array_equal(np.asarray(Image.open(BytesIO(png_bytes(grey)))), grey)
+
+
+# ------------------------------------------------------------ the picture sent per stroke
+
+
+def _decode_png_uri(uri: str) -> np.ndarray:
+    import base64
+    from io import BytesIO
+
+    from PIL import Image
+
+    assert uri.startswith("data:image/png;base64,")
+    img = Image.open(BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    img.load()
+    return np.asarray(img.convert("RGB")).astype(int)
+
+
+def test_palette_png_decodes_to_the_colormap_within_a_quantisation_step():
+    from digits.viz import colorize, lookup_table
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(28, 28)).astype(np.float32)
+    lim = float(np.abs(values).max())
+    for cmap, lo, levels in (("RdBu_r", -lim, 65), ("magma", 0.0, 65), ("magma", 0.0, 17)):
+        got = _decode_png_uri(pictures.palette_uri(values, cmap, lo, lim, levels))
+        want = colorize(values, cmap, lo, lim).astype(int)
+        lut = lookup_table(cmap).astype(int)
+        # a pixel moves at most half a step of 255 / (levels - 1) table entries (+1 rounding)
+        reach = int(np.ceil(255 / (levels - 1) / 2)) + 1
+        worst = max(np.abs(lut[i:i + reach + 1] - lut[i]).max() for i in range(256 - reach))
+        assert got.shape == (28, 28, 3)
+        assert np.abs(got - want).max() <= worst, cmap
+    # the middle of a diverging map (value 0) stays its exact middle colour
+    zero = _decode_png_uri(pictures.palette_uri(np.zeros((2, 2)), "RdBu_r", -1.0, 1.0, 65))
+    np.testing.assert_array_equal(zero[0, 0], pictures.quantised_colormap("RdBu_r", 65)[32])
+
+
+def test_stacked_tiles_decode_as_one_picture_and_reject_mixed_widths():
+    rng = np.random.default_rng(6)
+    blocks = [rng.integers(0, 65, (28, 28)).astype(np.uint8) for _ in range(4)]
+    blocks[1][:] = 7  # a very compressible tile between noisy ones
+    palette = pictures.quantised_colormap("RdBu_r", 65)
+    tiles = [pictures.png_tile(b) for b in blocks]
+    got = _decode_png_uri(pictures.stacked_palette_uri(tiles, palette))
+    np.testing.assert_array_equal(got, palette[np.concatenate(blocks)].astype(int))
+    with pytest.raises(ValueError, match="one width"):
+        pictures.stacked_palette_uri([tiles[0], pictures.png_tile(blocks[0][:, :14])], palette)
+    with pytest.raises(ValueError, match="below 3"):
+        pictures.palette_png_bytes(np.full((2, 2), 3, np.uint8), palette[:3])
+
+
+def _mlp_diagram(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    model = random_mlp(rng, 32)
+    x = np.zeros(784, np.float32)
+    x.reshape(28, 28)[6:22, 12:16] = 1.0
+    outputs = model.activations(x[None])
+    return model, network.build_diagram(model, x, outputs, model.predict(x[None])[0])
+
+
+def test_the_diagram_uri_survives_the_html_attribute_and_decodes_to_the_svg():
+    from html.parser import HTMLParser
+
+    model, d = _mlp_diagram()
+    svg = network.diagram_svg(d, model)
+    page = network.diagram_html(d, model)
+
+    class Img(HTMLParser):
+        src = alt = None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.src, self.alt = dict(attrs)["src"], dict(attrs)["alt"]
+
+    parser = Img()
+    parser.feed(page)
+    assert parser.src is not None and parser.src.startswith("data:image/svg+xml;charset=utf-8,")
+    body = parser.src.split(",", 1)[1]
+    for char in '<>#&"\n':  # read by the HTML parser or sanitiser, or a fragment
+        assert char not in body
+    assert "</title" not in parser.src  # the sanitiser drops an attribute holding it
+    assert network.svg_of_data_uri(parser.src) == svg  # what the browser draws
+    assert parser.alt == network.diagram_alt(d)
+    assert len(page.encode()) < 1.15 * len(svg.encode())  # base64 alone would add a third
+    tricky = "<svg><text>50% · a&amp;b \"q\" #1\t</text></svg>"
+    assert network.svg_of_data_uri(network.svg_data_uri(tricky)) == tricky
+    import base64
+    b64 = "data:image/svg+xml;base64," + base64.b64encode(tricky.encode()).decode()
+    assert network.svg_of_data_uri(b64) == tricky
+    with pytest.raises(ValueError, match="data:image/svg"):
+        network.svg_of_data_uri("data:image/png;base64,AAAA")
+
+
+def test_edges_carry_their_colour_and_width_through_classes():
+    import re
+
+    model, d = _mlp_diagram(1)
+    svg = network.diagram_svg(d, model)
+    rules = dict(re.findall(r"\.(w\d+)\{([^}]*)\}", svg))
+    group = re.search(r"<g fill='none' stroke='([^']+)' stroke-linecap='round'>(.*?)</g>", svg)
+    assert group is not None and group.group(1) == network.POSITIVE
+    assert f".n{{stroke:{network.NEGATIVE}}}" in svg
+    classes = re.findall(r"<path d='[^']+' class='([^']+)'/>", group.group(2))
+    values = np.concatenate([E[:, 2] for E in d.edges])
+    strength = np.concatenate([np.abs(E[:, 2]) / np.abs(E[:, 2]).max() for E in d.edges])
+    assert len(classes) == len(values) > 10
+    for cls, v, r in zip(classes, values, strength, strict=True):
+        names = cls.split()
+        assert ("n" in names) == (v < 0)  # blue lowers, orange raises
+        (step,) = [c for c in names if c.startswith("w")]
+        width = float(re.search(r"stroke-width:([\d.]+)", rules[step]).group(1))
+        opacity = float(re.search(r"stroke-opacity:([\d.]+)", rules[step]).group(1))
+        assert width == pytest.approx(0.5 + 5.5 * r, abs=5.5 / 64 + 0.005)
+        assert opacity == pytest.approx(0.25 + 0.6 * r, abs=0.6 / 64 + 0.005)
+
+
+def test_the_templates_picture_holds_the_shown_units_in_their_colours():
+    import re
+
+    from digits.viz import colorize
+
+    model, d = _mlp_diagram(2)
+    svg = network.diagram_svg(d, model)
+    hidden = d.columns[1]
+    uri = re.search(r"<defs><image id='m1' href='([^']+)' width='28' height='(\d+)'/>", svg)
+    assert uri is not None and int(uri.group(2)) == 28 * len(hidden.units)
+    got = _decode_png_uri(uri.group(1))
+    templates = network.first_layer_templates(model, hidden.index)
+    for j, unit in enumerate(hidden.units):
+        t = templates[unit]
+        lim = float(np.abs(t).max())
+        want = colorize(t, "RdBu_r", -lim, lim).astype(int)  # as signed_uri draws it
+        assert np.abs(got[28 * j:28 * (j + 1)] - want).max() <= 12, unit  # 65 colours
+        assert f"viewBox='0 {28 * j} 28 28'" in svg
 
 
 # ---------------------------------------------------------------------------- saliency
