@@ -417,7 +417,8 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
             dy = f"{y_dst[int(d)] - y_src[int(s)]:.1f}"
             step = round(abs(v) / big * EDGE_STEPS)
             steps.add(step)
-            paths.append(f"{starts[int(s)]}{dy}{end}{dy}' class='{'n ' if v < 0 else ''}w{step}'/>")
+            blue = "n " if v <= 0 else ""
+            paths.append(f"{starts[int(s)]}{dy}{end}{dy}' class='{blue}w{step}'/>")
     rules = "".join(_EDGE_RULES[q] for q in sorted(steps))
     parts += [f"<style>{rules}.n{{stroke:{NEGATIVE}}}</style>",
               f"<g fill='none' stroke='{POSITIVE}' stroke-linecap='round'>", *paths, "</g>"]
@@ -552,7 +553,7 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
     rings = [f"<g fill='none' stroke='{POSITIVE}'>"]  # orange: helps the answer, blue: against
     for (_, y, _), c in zip(pos, col.contribution.tolist(), strict=True):
         rings.append(f"<rect x='{left}' y='{y - half:.1f}' width='{size}' height='{size}' "
-                     f"stroke-width='{1 + 3 * abs(c) / peak:.1f}'{_BLUE if c < 0 else ''}/>")
+                     f"stroke-width='{1 + 3 * abs(c) / peak:.1f}'{_BLUE if c <= 0 else ''}/>")
     rings.append("</g>")
     tiles = None if col.kind == "conv" else _template_tiles(model, col.index)
     if col.kind == "conv":  # all the column's maps in one picture, each node shows its part
@@ -571,7 +572,7 @@ def _column_svg(col: Column, pos: list[tuple[float, float, float]], diagram: Dia
         for (_, y, _), fill, c in zip(pos, _glows(levels), col.contribution.tolist(),
                                       strict=True):
             circles.append(f"<circle cx='{cx}' cy='{y:.1f}' r='{r}' fill='{fill}' "
-                           f"stroke-width='{1 + 3 * abs(c) / peak:.1f}'{_BLUE if c < 0 else ''}/>")
+                           f"stroke-width='{1 + 3 * abs(c) / peak:.1f}'{_BLUE if c <= 0 else ''}/>")
         return [*out, f"<g stroke='{POSITIVE}'>", *circles, "</g>", *labels]
     # one picture (the shown units stacked, each mh x mw), defined once; each node is a
     # window onto its part of it
