@@ -35,6 +35,9 @@ The server's memory is sampled every 0.2 s from ``/proc`` (sum of the RSS of
 the Streamlit process and its children); the peak is reported in MB (MiB),
 with the main process's ``VmHWM`` as a cross-check between samples.
 
+Before the first turn every server is left to go idle (under 5% of a core for a second,
+at most 30 s): the work a page starts once per model and server, such as the look-alikes'
+bank of training digits, is not the cost of a stroke.
 The server's CPU time (user + system, from ``/proc``) during each page's turns,
 divided by its strokes, gives its cost per stroke: unlike the latencies it
 barely depends on what else the machine is doing.
@@ -406,6 +409,20 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+async def settle(pid: int, *, idle_cpu: float = 0.05, window: float = 1.0,
+                 limit: float = 30.0) -> float:
+    """Wait until the server uses under ``idle_cpu`` of a core over ``window`` seconds (at most
+    ``limit`` s): what a page starts once per model and server (the look-alikes' bank of
+    training digits) is not counted as the cost of the strokes that follow. Returns the wait."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        before = tree_cpu_seconds(pid)
+        await asyncio.sleep(window)
+        if tree_cpu_seconds(pid) - before < idle_cpu * window:
+            break
+    return time.monotonic() - start
+
+
 class MemorySampler:
     """Samples the RSS of a process tree every ``interval`` s in a thread; keeps the peak."""
 
@@ -755,6 +772,11 @@ async def _drive(
                                               phone=phone, audience=audience)
 
             opened.append(list(await asyncio.gather(*(open_one(i) for i in range(sessions)))))
+        for target, _url, pid in pages:  # once per server: the bank build, cache fills
+            waited = await settle(pid)
+            if progress:
+                print(f"[{time.monotonic() - t0:6.1f}s] {target.script}: idle after "
+                      f"{waited:.1f} s", file=sys.stderr)
         loop = asyncio.get_running_loop()
         for chunk, which in enumerate(schedule(rounds, len(pages))):
             target, _url, pid = pages[which]
