@@ -410,6 +410,32 @@ def test_nearest_matches_brute_force_cosine():
         np.testing.assert_allclose(sims, brute[expected], rtol=1e-4)
 
 
+@pytest.mark.parametrize("shift", [-25.0, 0.0, 60.0])  # few, about half, all units on
+def test_nearest_reads_the_units_on_and_still_matches_brute_force(shift):
+    rng = np.random.default_rng(9)
+    model = random_mlp(rng, 32)
+    model.layers[0].params["B"][...] = shift
+    images = rng.random((200, 784)).astype(np.float32)
+    bank = la.build_bank(model, images, np.zeros(200, int), batch=64)
+    assert bank.features_by_unit.shape == (32, 200) and bank.features.shape == (200, 32)
+    F = model.activations(images)[0]
+    on = []
+    for _ in range(4):
+        query = rng.random(784).astype(np.float32)
+        f = la.features_of(model, query, model.activations(query[None]))
+        on.append(np.count_nonzero(f))
+        rows, sims = la.nearest(bank, f, 5)
+        brute = (F @ f) / (np.linalg.norm(F, axis=1) * np.linalg.norm(f) + 1e-30)
+        np.testing.assert_allclose(sims, np.sort(brute)[::-1][:5], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(brute[rows], sims, rtol=1e-4, atol=1e-6)
+    if shift < 0:
+        assert min(on) >= 1 and max(on) <= 16  # the look-up read the rows of the units on
+    elif shift > 0:
+        assert min(on) == 32  # every unit on: the whole matrix
+    rows, sims = la.nearest(bank, np.zeros(32, np.float32), 3)  # nothing on: no similarity
+    assert len(rows) == 3 and not np.any(sims)
+
+
 def test_bank_top_digits_per_unit_match_brute_force():
     rng = np.random.default_rng(6)
     model = tiny_cnn(7)
