@@ -42,35 +42,61 @@ class Optimizer:
         self.state: dict[str, dict[str, Array]] = {}
         self.iterations = 0
 
+    #: the per-parameter state arrays ``_update`` uses (each shaped like the parameter)
+    slots: tuple[str, ...] = ("tmp",)
+
     def step(self, params: list[ParamItem] | FlatParameters) -> None:
         """Update every parameter in place from its gradient: ``params`` is a list of
         (key, param, grad) or a model's ``flat_parameters()`` (all of them in one vector)."""
+        if isinstance(params, FlatParameters):
+            self.begin_step(params)
+            self.update_part(params, slice(0, params.values.size))
+            return
         self.iterations += 1
         self._begin_step()
-        if isinstance(params, FlatParameters):
-            blocks = [("flat", params.values, params.grads, params.weight_spans)]
-        else:
-            blocks = [(key, param, grad, (slice(None),) if is_weight(key) else ())
-                      for key, param, grad in params]
-        for key, param, grad, decayed in blocks:
-            self._update(key, param, self._decayed(key, param, grad, decayed))
+        for key, param, grad in params:
+            spans = (slice(0, param.size),) if is_weight(key) else ()
+            self._update(key, param, self._decayed(key, param, grad, spans, slice(None)),
+                         slice(None))
+
+    def begin_step(self, params: FlatParameters) -> None:
+        """Start a step over a flat vector whose parts ``update_part`` then updates (each part
+        once, possibly in different threads at once): count the step and make sure every
+        state array exists (so the parts only read ``state``)."""
+        self.iterations += 1
+        self._begin_step()
+        for slot in self.slots + (("decayed",) if self.weight_decay else ()):
+            self._buffer("flat", slot, params.values)
+
+    def update_part(self, params: FlatParameters, part: slice) -> None:
+        """The update of ``params.values[part]`` (part: slice(start, stop) of the flat vector),
+        after ``begin_step``: element for element the same values as a whole-vector ``step``."""
+        grad = self._decayed("flat", params.values, params.grads, params.weight_spans, part)
+        self._update("flat", params.values, grad, part)
 
     def _begin_step(self) -> None:
         """Per-step constants (Adam's bias correction)."""
 
-    def _decayed(self, key: str, param: Array, grad: Array, spans: tuple[slice, ...]) -> Array:
-        """The gradient plus ``weight_decay * param`` over ``spans`` of the parameter."""
+    def _decayed(self, key: str, param: Array, grad: Array, spans: tuple[slice, ...],
+                 part: slice) -> Array:
+        """The gradient plus ``weight_decay * param`` over ``spans`` (slices with start and
+        stop of the raveled parameter), right over ``part`` of it (elsewhere: unspecified)."""
         if not self.weight_decay or not spans:
             return grad
         out = self._buffer(key, "decayed", grad)
-        np.copyto(out, grad)
+        np.copyto(out[part], grad[part])
         decay = param.dtype.type(self.weight_decay)
+        flat_out, flat_param = out.reshape(-1), param.reshape(-1)
+        lo, hi, _ = part.indices(flat_param.size)
         for span in spans:
-            out[span] += decay * param[span]
+            start, stop = max(span.start, lo), min(span.stop, hi)
+            if start < stop:
+                flat_out[start:stop] += decay * flat_param[start:stop]
         return out
 
-    def _update(self, key: str, param: Array, grad: Array) -> None:
-        """Write the updated ``param`` in place."""
+    def _update(self, key: str, param: Array, grad: Array, part: slice) -> None:
+        """Write the updated ``param[part]`` in place (``_buffer(key, slot, param)[part]``:
+        the state of that part)."""
         raise NotImplementedError(f"{type(self).__name__}._update")
 
     def _buffer(self, key: str, slot: str, like: Array) -> Array:
@@ -91,16 +117,17 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def _update(self, key: str, param: Array, grad: Array) -> None:
-        tmp = self._buffer(key, "tmp", param)
-        np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
-        param -= tmp
+    def _update(self, key: str, param: Array, grad: Array, part: slice) -> None:
+        tmp = self._buffer(key, "tmp", param)[part]
+        np.multiply(grad[part], param.dtype.type(self.learning_rate), out=tmp)
+        param[part] -= tmp
 
 
 class Momentum(Optimizer):
     """SGD with (heavy-ball) momentum: v = mu * v - lr * g; W += v."""
 
     name = "momentum"
+    slots = ("v", "tmp")
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9,
                  weight_decay: float = 0.0) -> None:
@@ -110,13 +137,13 @@ class Momentum(Optimizer):
                              f"Received: momentum={momentum!r}")
         self.momentum = float(momentum)
 
-    def _update(self, key: str, param: Array, grad: Array) -> None:
-        v = self._buffer(key, "v", param)
+    def _update(self, key: str, param: Array, grad: Array, part: slice) -> None:
+        v = self._buffer(key, "v", param)[part]
         v *= param.dtype.type(self.momentum)
-        tmp = self._buffer(key, "tmp", param)
-        np.multiply(grad, param.dtype.type(self.learning_rate), out=tmp)
+        tmp = self._buffer(key, "tmp", param)[part]
+        np.multiply(grad[part], param.dtype.type(self.learning_rate), out=tmp)
         v -= tmp
-        param += v
+        param[part] += v
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum}
@@ -126,6 +153,7 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction."""
 
     name = "adam"
+    slots = ("m", "v", "tmp")
 
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  epsilon: float = 1e-8, weight_decay: float = 0.0) -> None:
@@ -149,11 +177,12 @@ class Adam(Optimizer):
         self._step_size = self.learning_rate * (1.0 - self.beta1) / (1.0 - self.beta1**t) * k
         self._eps_t = self.epsilon * k
 
-    def _update(self, key: str, param: Array, grad: Array) -> None:
+    def _update(self, key: str, param: Array, grad: Array, part: slice) -> None:
         f = param.dtype.type
-        m = self._buffer(key, "m", param)
-        v = self._buffer(key, "v", param)
-        tmp = self._buffer(key, "tmp", param)
+        m = self._buffer(key, "m", param)[part]
+        v = self._buffer(key, "v", param)[part]
+        tmp = self._buffer(key, "tmp", param)[part]
+        grad = grad[part]
         m *= f(self.beta1)  # m_sum = b1 * m_sum + g
         m += grad
         v *= f(self.beta2)  # v_sum = b2 * v_sum + g * g
@@ -163,7 +192,7 @@ class Adam(Optimizer):
         tmp += f(self._eps_t)
         np.divide(m, tmp, out=tmp)
         tmp *= f(self._step_size)
-        param -= tmp
+        param[part] -= tmp
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2,

@@ -17,17 +17,22 @@ split and summed in the same order: the same inputs give the same gradients, bit
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
 
 from .model import Model
+from .optimizers import Optimizer
 from .parameters import FlatParameters
 
 Array = np.ndarray
 R = TypeVar("R")
+#: the optimiser's parts of the flat vector start at multiples of this many values (64 bytes
+#: of float32), so two threads never write to one cache line
+PART_ALIGN = 16
 
 
 def shard_bounds(batch: int, shards: int) -> list[tuple[int, int]]:
@@ -41,6 +46,62 @@ def shard_bounds(batch: int, shards: int) -> list[tuple[int, int]]:
         bounds.append((start, stop))
         start = stop
     return bounds
+
+
+def vector_parts(size: int, parts: int) -> list[slice]:
+    """``parts`` contiguous slices covering range(size) in order, nearly equal, each starting
+    at a multiple of ``PART_ALIGN`` (some may be empty for a short vector)."""
+    blocks = -(-size // PART_ALIGN)
+    cuts = [min(size, PART_ALIGN * (blocks * p // parts)) for p in range(parts)] + [size]
+    return [slice(a, b) for a, b in itertools.pairwise(cuts)]
+
+
+class _Worker:
+    """A thread that runs the caller's tasks one at a time: ``start(task)`` hands one over,
+    ``wait()`` returns its result or raises its error. Two locks pass the turn back and forth
+    (a released lock wakes the thread blocked on it), lighter than an executor's futures."""
+
+    def __init__(self, name: str) -> None:
+        self._go, self._done = threading.Lock(), threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._task: Callable[[], Any] | None = None
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._go.acquire()
+            task = self._task
+            if task is None:
+                self._done.release()
+                return
+            try:
+                self._result = task()
+            except BaseException as error:  # handed to the caller by wait()
+                self._error = error
+            self._done.release()
+
+    def start(self, task: Callable[[], Any] | None) -> None:
+        """Run ``task()`` in the thread (None: end the thread)."""
+        self._task = task
+        self._go.release()
+
+    def wait(self) -> Any:
+        """Block until the task is done; return its result or raise its error."""
+        self._done.acquire()
+        result, error = self._result, self._error
+        self._task = self._result = self._error = None
+        if error is not None:
+            raise error
+        return result
+
+    def stop(self) -> None:
+        self.start(None)
+        self._done.acquire()
+        self._thread.join()
 
 
 class DataParallel:
@@ -69,15 +130,17 @@ class DataParallel:
             worker = model._private_copy()
             self.grads.append(params.bind_gradients(worker.parameter_owners()))
             self.workers.append(worker)
-        self._pool = (ThreadPoolExecutor(self.threads - 1, thread_name_prefix="nn-shard")
-                      if self.threads > 1 else None)
+        self._pool = [_Worker(f"nn-shard-{s}") for s in range(1, self.threads)]
         self._bounds: list[tuple[int, int]] = []
+        self._barriers: dict[int, threading.Barrier] = {}
 
     def _run(self, task: Callable[[int], R]) -> list[R]:
         """[task(0), ..., task(k - 1)] for the k shards of the current batch: shard 0 in the
-        calling thread, the others in the pool, each under the caller's NumPy error state."""
+        calling thread, the others in the workers, each under the caller's NumPy error state.
+        Waits for every shard; then raises the first error (one other than a broken barrier,
+        which only says that another shard failed), if any."""
         count = len(self._bounds)
-        if count == 1 or self._pool is None:
+        if count == 1 or not self._pool:
             return [task(s) for s in range(count)]
         errors = np.geterr()
 
@@ -85,12 +148,32 @@ class DataParallel:
             with np.errstate(**errors):
                 return task(s)
 
-        futures: list[Future[R]] = [self._pool.submit(call, s) for s in range(1, count)]
+        for s in range(1, count):
+            self._pool[s - 1].start(lambda s=s: call(s))
+        results: list[Any] = [None]
+        failure: BaseException | None = None
         try:
-            first = task(0)
-        finally:  # never leave a shard running into the next step
-            results = [future.result() for future in futures]
-        return [first, *results]
+            results[0] = task(0)
+        except BaseException as error:  # raised below, once no shard is running
+            failure = error
+        for s in range(1, count):
+            try:
+                results.append(self._pool[s - 1].wait())
+            except BaseException as error:
+                if failure is None or isinstance(failure, threading.BrokenBarrierError):
+                    failure = error
+        if failure is not None:
+            raise failure
+        return results
+
+    def _barrier(self, count: int) -> threading.Barrier:
+        """A barrier for ``count`` shards (reset if a failed step broke it)."""
+        barrier = self._barriers.get(count)
+        if barrier is None:
+            barrier = self._barriers[count] = threading.Barrier(count)
+        elif barrier.broken:
+            barrier.reset()
+        return barrier
 
     def forward(self, X: Array, with_logits: bool) -> tuple[Array, Array | None]:
         """Training forward pass of X (batch, *input_shape) in shards.
@@ -114,24 +197,47 @@ class DataParallel:
         Z = np.concatenate([z for _, z in outputs]) if with_logits else None
         return Y, Z
 
-    def backward(self, dY: Array, *, from_logits: bool = False) -> None:
+    def backward(self, dY: Array, *, from_logits: bool = False,
+                 optimizer: Optimizer | None = None) -> None:
         """Back-propagate dY (batch, *output_shape), the gradient of the whole batch's loss
         w.r.t. ``forward``'s output (w.r.t. the logits when ``from_logits``): every shard its
-        rows, then the shards' parameter gradients summed into ``params.grads``."""
+        rows, then the shards' parameter gradients summed into ``params.grads``.
+
+        With an ``optimizer``, also take its step (``optimizer.step(params)``'s update, the
+        same values): once every shard's backward pass is done, each thread sums the gradients
+        of and updates its own part of the flat vector, in the same hand-off."""
+        count = len(self._bounds)
+        grads = self.params.grads
+        if optimizer is not None:
+            optimizer.begin_step(self.params)
+        parts = vector_parts(grads.size, count)
+        barrier = self._barrier(count) if count > 1 else None
 
         def task(s: int) -> None:
             start, stop = self._bounds[s]
-            self.workers[s].backward(dY[start:stop], from_logits=from_logits)
+            try:
+                self.workers[s].backward(dY[start:stop], from_logits=from_logits)
+                if barrier is not None:
+                    barrier.wait()
+            except threading.BrokenBarrierError:
+                raise
+            except BaseException:
+                if barrier is not None:
+                    barrier.abort()  # the other shards stop waiting
+                raise
+            part = parts[s]
+            for k in range(1, count):
+                grads[part] += self.grads[k][part]
+            if optimizer is not None:
+                optimizer.update_part(self.params, part)
 
         self._run(task)
-        for s in range(1, len(self._bounds)):
-            self.params.grads += self.grads[s]
 
     def close(self) -> None:
         """Stop the threads and drop the copies' caches and gradients."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        for worker in self._pool:
+            worker.stop()
+        self._pool = []
         for worker in self.workers[1:]:
             worker.clear_cache()
             worker.drop_gradients()

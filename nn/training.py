@@ -266,11 +266,11 @@ def fit(
                 loss_sum += batch_loss * m
                 correct += batch_correct
                 seen += m
-                if shards is not None:
-                    shards.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
+                if shards is not None:  # the passes and the optimiser step, in shards
+                    shards.backward(loss_fn.gradient(Y, Tb), from_logits=fused, optimizer=opt)
                 else:
                     model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
-                opt.step(params)
+                    opt.step(params)
                 history.steps += 1
                 if callback is not None and callback(Progress(
                     "batch", epoch, epochs, b + 1, batches, loss_sum / seen, correct / seen,

@@ -209,3 +209,32 @@ def test_optimizer_state_restarts_when_a_parameter_changes_shape():
         before = flat.values.copy()
         opt.step(flat)
         assert np.all(flat.values < before)  # a full first Adam step, fresh state
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.Adam(0.01, weight_decay=0.01), lambda: nn.Adam(0.01),
+    lambda: nn.Momentum(0.05, weight_decay=0.02), lambda: nn.SGD(0.1, weight_decay=0.1)])
+@pytest.mark.parametrize("parts", [2, 3])
+def test_a_step_in_parts_equals_the_whole_vector_step_bit_for_bit(make, parts):
+    """``begin_step`` + ``update_part`` over each part (as the shard threads run it) gives the
+    values and state of ``step``, bit for bit; part bounds cut through parameters."""
+    from nn.parallel import vector_parts
+
+    whole, split = make(), make()
+    a = Model([Dense(7, "relu"), Dense(3, "softmax")], input_shape=(5,), seed=1).flat_parameters()
+    b = Model([Dense(7, "relu"), Dense(3, "softmax")], input_shape=(5,), seed=1).flat_parameters()
+    rng = np.random.default_rng(3)
+    cuts = vector_parts(a.values.size, parts)
+    assert cuts[0].start == 0 and cuts[-1].stop == a.values.size
+    assert all(cut.stop - cut.start > 0 for cut in cuts)
+    assert any(span.start < cut.stop < span.stop for cut in cuts for span in a.spans)
+    for _ in range(4):
+        a.grads[:] = b.grads[:] = rng.standard_normal(a.grads.size).astype(a.grads.dtype)
+        whole.step(a)
+        split.begin_step(b)
+        for cut in reversed(cuts):  # any order: each part reads and writes only its own
+            split.update_part(b, cut)
+        assert np.array_equal(a.values, b.values)
+    assert whole.iterations == split.iterations == 4
+    for slot, value in whole.state["flat"].items():
+        assert np.array_equal(value, split.state["flat"][slot]), slot

@@ -177,3 +177,66 @@ def test_diverging_with_threads_restores_the_same_checkpoint_as_one_thread():
         restored.append(weights(model))
     np.testing.assert_allclose(restored[1], restored[0], rtol=1e-9, atol=1e-12)
     assert not [t for t in threading.enumerate() if t.name.startswith("nn-shard")]
+
+
+@pytest.mark.parametrize("size, parts", [(100, 2), (207_000, 2), (33, 3), (5, 2), (0, 2)])
+def test_vector_parts_cover_the_vector_in_aligned_slices(size, parts):
+    from nn.parallel import PART_ALIGN, vector_parts
+
+    cuts = vector_parts(size, parts)
+    assert len(cuts) == parts and cuts[0].start == 0 and cuts[-1].stop == size
+    assert all(a.stop == b.start for a, b in itertools.pairwise(cuts))
+    assert all(cut.start % PART_ALIGN == 0 for cut in cuts)
+    lengths = [cut.stop - cut.start for cut in cuts]
+    assert max(lengths) - min(lengths) <= PART_ALIGN
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("make", [lambda: nn.Adam(0.01, weight_decay=0.01),
+                                  lambda: nn.Momentum(0.05)])
+def test_backward_with_the_optimizer_equals_backward_then_step_bit_for_bit(threads, make):
+    X = rng.random((37, 144)).astype("float32")
+    labels = rng.integers(0, 5, len(X))
+    loss = loss_of("cnn")
+    results = []
+    for fused in (False, True):
+        model, opt = cnn(), make()
+        params = model.flat_parameters()
+        with DataParallel(model, params, threads) as shards:
+            for _ in range(3):
+                Y, _ = shards.forward(X, with_logits=True)
+                if fused:  # the gradient sum and the step split among the shard threads
+                    shards.backward(loss.gradient(Y, labels), from_logits=True, optimizer=opt)
+                else:
+                    shards.backward(loss.gradient(Y, labels), from_logits=True)
+                    opt.step(params)
+        results.append((params.values.copy(), params.grads.copy()))
+    assert np.array_equal(results[0][0], results[1][0])
+    assert np.array_equal(results[0][1], results[1][1])
+    assert not np.array_equal(results[0][0], weights(cnn()))  # it trained
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_an_error_in_one_shard_reaches_the_caller_and_the_next_step_works(failing):
+    """One shard fails before the barrier: the caller gets its error (not the other shard's
+    broken barrier), and the next step runs normally."""
+    model, opt = mlp(), nn.Adam(0.01)
+    params = model.flat_parameters()
+    X, labels = rng.random((8, 12)).astype("float32"), rng.integers(0, 4, 8)
+    loss = loss_of("mlp")
+    with DataParallel(model, params, 2) as shards:
+        worker = shards.workers[failing]
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("shard failed")
+
+        worker.backward = broken
+        Y, _ = shards.forward(X, with_logits=True)
+        with pytest.raises(RuntimeError, match="shard failed"):
+            shards.backward(loss.gradient(Y, labels), from_logits=True, optimizer=opt)
+        del worker.backward  # the instance attribute: back to Model.backward
+        before = params.values.copy()
+        Y, _ = shards.forward(X, with_logits=True)
+        shards.backward(loss.gradient(Y, labels), from_logits=True, optimizer=opt)
+        assert not np.array_equal(params.values, before)
+    assert not [t for t in threading.enumerate() if t.name.startswith("nn-shard")]
