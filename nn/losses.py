@@ -74,17 +74,20 @@ def sparse_cross_entropy(P: Array, labels: Array, Z: Array | None = None) -> Arr
     return -np.log(np.maximum(picked, tiny))
 
 
-def d_softmax_cross_entropy(P: Array, target: Array) -> Array:
+def d_softmax_cross_entropy(P: Array, target: Array, batch: int | None = None) -> Array:
     """Gradient of the *batch mean* cross-entropy with respect to the softmax's logits.
 
     Softmax and cross-entropy are fused: the gradient is simply ``(P - target) / batch``.
-    ``target`` is one-hot (batch, classes) or integer labels (batch,). Returns (batch, classes).
+    ``target`` is one-hot (rows, classes) or integer labels (rows,); ``batch`` the size of the
+    batch the mean is over (default: rows; larger when P holds some rows of a batch, the same
+    values as those rows of the whole batch's gradient). Returns (rows, classes).
     """
+    batch = len(P) if batch is None else batch
     if target.ndim == 1:
-        G = P * P.dtype.type(1.0 / len(P))
-        G[np.arange(len(P)), target] -= P.dtype.type(1.0 / len(P))
+        G = P * P.dtype.type(1.0 / batch)
+        G[np.arange(len(P)), target] -= P.dtype.type(1.0 / batch)
         return G
-    return (P - target) / P.shape[0]
+    return (P - target) / batch
 
 
 @dataclass(frozen=True)
@@ -102,18 +105,26 @@ class Loss:
     fused_with: str | None  # the output activation whose backward the gradient already includes
 
     def value(self, Y: Array, target: Array, Z: Array | None = None) -> float:
+        """The batch's mean loss: Y (batch, outputs), target (batch, outputs) or labels
+        (batch,), Z the logits (batch, outputs) or None."""
+        return self.total(Y, target, Z) / len(Y)  # the mean, without np.mean's overhead
+
+    def total(self, Y: Array, target: Array, Z: Array | None = None) -> float:
+        """The sum of the examples' losses (arguments as ``value``)."""
         if self.name == "mse":
             losses = mse(Y, target)
         elif target.ndim == 1:
             losses = sparse_cross_entropy(Y, target, Z)
         else:
             losses = cross_entropy(Y, target, Z)
-        return float(losses.sum()) / len(losses)  # the mean, without np.mean's overhead
+        return float(losses.sum())
 
-    def gradient(self, Y: Array, target: Array) -> Array:
+    def gradient(self, Y: Array, target: Array, batch: int | None = None) -> Array:
+        """The gradient ``fit`` back-propagates (see the class docstring), (rows, outputs);
+        ``batch``: the batch's size when Y holds some rows of it (default: rows)."""
         if self.name == "mse":
             return d_mse(Y, target)
-        return d_softmax_cross_entropy(Y, target)
+        return d_softmax_cross_entropy(Y, target, batch)
 
     def get_config(self) -> str:
         return self.name

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .losses import Loss
 from .model import Model
 from .optimizers import Optimizer
 from .parameters import FlatParameters
@@ -100,7 +101,7 @@ class _Worker:
 
     def stop(self) -> None:
         self.start(None)
-        self._done.acquire()
+        self.wait()
         self._thread.join()
 
 
@@ -166,8 +167,13 @@ class DataParallel:
             raise failure
         return results
 
-    def _barrier(self, count: int) -> threading.Barrier:
-        """A barrier for ``count`` shards (reset if a failed step broke it)."""
+    def _barrier(self, count: int, action: Callable[[], None] | None = None
+                 ) -> threading.Barrier:
+        """A barrier for ``count`` shards; ``action`` runs in the last thread to arrive,
+        before any is let through (a barrier without an action is kept and reused, and
+        reset if a failed step broke it)."""
+        if action is not None:
+            return threading.Barrier(count, action)
         barrier = self._barriers.get(count)
         if barrier is None:
             barrier = self._barriers[count] = threading.Barrier(count)
@@ -232,6 +238,66 @@ class DataParallel:
                 optimizer.update_part(self.params, part)
 
         self._run(task)
+
+    def train_step(self, X: Array, target: Array, loss: Loss, optimizer: Optimizer,
+                   check: Callable[[float], None]) -> tuple[Array, float]:
+        """One whole training step in one hand-off: every shard's forward pass, its rows' loss
+        and gradient (of the whole batch's loss) and its backward pass; once all shards are
+        there, ``check(batch loss)`` in one of the threads (it may raise to stop the step
+        before any weight changes); then each thread sums the gradients of, and takes
+        ``optimizer``'s step over, its part of the flat vector.
+
+        Args:
+            X: (batch, *input_shape) inputs; target: (batch, outputs) or labels (batch,).
+            loss: the loss (fused with the output activation or not, as ``fit`` uses it).
+        Returns:
+            (Y, batch loss): the model's output (batch, *output_shape) and the batch's mean
+            loss, the sum of the shards' loss sums over the batch size."""
+        self._bounds = shard_bounds(len(X), self.threads)
+        count, batch = len(self._bounds), len(X)
+        fused = loss.fused_with is not None
+        grads = self.params.grads
+        parts = vector_parts(grads.size, count)
+        outputs: list[Array | None] = [None] * count
+        sums = [0.0] * count
+        result: list[float] = []
+
+        def gate() -> None:  # all shards' passes are done; no weight has changed yet
+            result.append(sum(sums) / batch)
+            check(result[0])
+            optimizer.begin_step(self.params)
+
+        barrier = self._barrier(count, gate) if count > 1 else None
+
+        def task(s: int) -> None:
+            start, stop = self._bounds[s]
+            worker, rows, T = self.workers[s], X[start:stop], target[start:stop]
+            try:
+                if fused:
+                    Y, Z = worker.forward_with_logits(rows, training=True)
+                else:
+                    Y, Z = worker.forward(rows, training=True), None
+                sums[s] = loss.total(Y, T, Z)
+                worker.backward(loss.gradient(Y, T, batch), from_logits=fused)
+                outputs[s] = Y
+                if barrier is None:
+                    gate()
+                else:
+                    barrier.wait()
+            except threading.BrokenBarrierError:
+                raise
+            except BaseException:
+                if barrier is not None:
+                    barrier.abort()  # the other shards stop waiting
+                raise
+            part = parts[s]
+            for k in range(1, count):
+                grads[part] += self.grads[k][part]
+            optimizer.update_part(self.params, part)
+
+        self._run(task)
+        Y = outputs[0] if count == 1 else np.concatenate(outputs)
+        return Y, result[0]
 
     def close(self) -> None:
         """Stop the threads and drop the copies' caches and gradients."""

@@ -230,6 +230,20 @@ def fit(
             f"smaller learning rate (it was {given_rate:g})."
         )
 
+    def check(batch_loss: float) -> None:
+        """Before a step changes the weights: stop a diverging run, keep a checkpoint."""
+        nonlocal checkpoint_step
+        if not math.isfinite(batch_loss):
+            raise diverged(epoch, b + 1, "the loss became NaN or infinite")
+        if rule.exceeded(batch_loss):
+            raise diverged(
+                epoch, b + 1,
+                f"the loss grew to {rule.smoothed:.3g} (smoothed over batches), more than "
+                f"{rule.ratio:g} times where it started ({rule.first:.3g})")
+        if history.steps % CHECKPOINT_EVERY == 0:  # these weights passed both checks
+            np.copyto(checkpoint, params.values)
+            checkpoint_step = history.steps
+
     try:
         for epoch in range(1, epochs + 1):
             epoch_start = time.perf_counter()
@@ -244,33 +258,22 @@ def fit(
                 labels_b = Tb if Tb.ndim == 1 else labels[idx]
                 if augment is not None:
                     Xb = augment(Xb, rng)
-                if shards is not None:
-                    Y, Z = shards.forward(Xb, with_logits=fused)
-                elif fused:
-                    Y, Z = model.forward_with_logits(Xb, training=True)
+                if shards is not None:  # the whole step in shards, check() before the update
+                    Y, batch_loss = shards.train_step(Xb, Tb, loss_fn, opt, check)
                 else:
-                    Y, Z = model.forward(Xb, training=True), None
-                batch_loss = loss_fn.value(Y, Tb, Z)
-                if not math.isfinite(batch_loss):
-                    raise diverged(epoch, b + 1, "the loss became NaN or infinite")
-                if rule.exceeded(batch_loss):
-                    raise diverged(
-                        epoch, b + 1,
-                        f"the loss grew to {rule.smoothed:.3g} (smoothed over batches), more than "
-                        f"{rule.ratio:g} times where it started ({rule.first:.3g})")
-                if history.steps % CHECKPOINT_EVERY == 0:  # these weights passed both checks
-                    np.copyto(checkpoint, params.values)
-                    checkpoint_step = history.steps
+                    if fused:
+                        Y, Z = model.forward_with_logits(Xb, training=True)
+                    else:
+                        Y, Z = model.forward(Xb, training=True), None
+                    batch_loss = loss_fn.value(Y, Tb, Z)
+                    check(batch_loss)
+                    model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
+                    opt.step(params)
                 m = len(idx)
                 batch_correct = int(np.count_nonzero(Y.argmax(axis=1) == labels_b))
                 loss_sum += batch_loss * m
                 correct += batch_correct
                 seen += m
-                if shards is not None:  # the passes and the optimiser step, in shards
-                    shards.backward(loss_fn.gradient(Y, Tb), from_logits=fused, optimizer=opt)
-                else:
-                    model.backward(loss_fn.gradient(Y, Tb), from_logits=fused)
-                    opt.step(params)
                 history.steps += 1
                 if callback is not None and callback(Progress(
                     "batch", epoch, epochs, b + 1, batches, loss_sum / seen, correct / seen,

@@ -240,3 +240,74 @@ def test_an_error_in_one_shard_reaches_the_caller_and_the_next_step_works(failin
         shards.backward(loss.gradient(Y, labels), from_logits=True, optimizer=opt)
         assert not np.array_equal(params.values, before)
     assert not [t for t in threading.enumerate() if t.name.startswith("nn-shard")]
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("threads", [2, 3])
+def test_train_step_equals_the_passes_then_the_step(name, threads):
+    """``train_step`` (every shard's loss and gradient rows, one hand-off) gives the weights of
+    forward, whole-batch loss gradient, backward and ``optimizer.step``, bit for bit, and the
+    whole batch's loss."""
+    make, features, classes = MODELS[name]
+    loss = loss_of(name)
+    fused = loss.fused_with is not None
+    X = rng.random((37, features)).astype("float32")
+    labels = rng.integers(0, classes, len(X))
+    T = labels if fused else nn.as_one_hot(labels, classes).astype("float32")
+    runs = []
+    for one_handoff in (False, True):
+        model, opt = make(), nn.Adam(0.01, weight_decay=0.01)
+        params = model.flat_parameters()
+        losses, checked = [], []
+        with DataParallel(model, params, threads) as shards:
+            for _ in range(3):
+                if one_handoff:
+                    Y, value = shards.train_step(X, T, loss, opt, checked.append)
+                else:
+                    Y, Z = shards.forward(X, with_logits=fused)
+                    value = loss.value(Y, T, Z)
+                    shards.backward(loss.gradient(Y, T), from_logits=fused)
+                    opt.step(params)
+                losses.append(value)
+        assert Y.shape == (len(X), classes)
+        runs.append((params.values.copy(), losses))
+        if one_handoff:
+            assert checked == losses  # check() saw every step's loss before its update
+    assert np.array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-6)
+    assert runs[0][1][-1] < runs[0][1][0]  # it trained
+
+
+def test_a_check_that_raises_stops_train_step_before_any_weight_changes():
+    model, opt = cnn(), nn.Adam(0.01)
+    params = model.flat_parameters()
+    X, labels = rng.random((16, 144)).astype("float32"), rng.integers(0, 5, 16)
+    loss = loss_of("cnn")
+
+    def refuse(value: float) -> None:
+        raise nn.TrainingDiverged(f"refused {value:.3f}")
+
+    with DataParallel(model, params, 2) as shards:
+        before = params.values.copy()
+        with pytest.raises(nn.TrainingDiverged, match="refused"):
+            shards.train_step(X, labels, loss, opt, refuse)
+        assert np.array_equal(params.values, before) and opt.iterations == 0
+        _, value = shards.train_step(X, labels, loss, opt, lambda value: None)  # works again
+        assert np.isfinite(value) and opt.iterations == 1
+        assert not np.array_equal(params.values, before)
+    assert not [t for t in threading.enumerate() if t.name.startswith("nn-shard")]
+
+
+@pytest.mark.parametrize("name", ["cnn", "mlp-mse"])
+def test_a_shards_loss_gradient_is_its_rows_of_the_batch_gradient(name):
+    loss = loss_of(name)
+    P = rng.random((10, 5)).astype("float32")
+    P /= P.sum(axis=1, keepdims=True)
+    labels = rng.integers(0, 5, 10)
+    one_hot = nn.as_one_hot(labels, 5).astype("float32")
+    for T in (labels, one_hot) if loss.fused_with else (one_hot,):
+        whole = loss.gradient(P, T)
+        rows = np.concatenate([loss.gradient(P[:6], T[:6], 10), loss.gradient(P[6:], T[6:], 10)])
+        assert np.array_equal(rows, whole)
+        total = loss.total(P[:6], T[:6]) + loss.total(P[6:], T[6:])
+        assert total / 10 == pytest.approx(loss.value(P, T), rel=1e-6)
