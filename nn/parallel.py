@@ -8,11 +8,18 @@ products, whose threads then wait for each other). Give each shard one BLAS thre
 (``threadpoolctl.threadpool_limits(1, "blas")``), or the shards' products compete for cores.
 
 Each shard runs on its own copy of the model's layers (``Model._private_copy``: the same
-parameter arrays, its own caches, working arrays and gradient vector). The loss and its gradient
-are computed on the whole batch between the two passes, so each shard back-propagates its rows of
-the whole batch's gradient (a batch mean stays a mean over the whole batch) and the sum of the
-shards' parameter gradients is the batch's gradient, up to float rounding. The shards are always
-split and summed in the same order: the same inputs give the same gradients, bit for bit.
+parameter arrays, its own caches, working arrays and gradient vector). Each shard back-propagates
+its rows of the whole batch's loss gradient (a batch mean stays a mean over the whole batch:
+``Loss.gradient(..., batch=)``), so the sum of the shards' parameter gradients is the batch's
+gradient, up to float rounding. The shards are always split and summed in the same order: the
+same inputs give the same gradients, bit for bit.
+
+``train_step`` (what ``fit`` uses) runs a whole step in one hand-off to the worker threads: each
+shard's forward pass, loss and backward pass; at a barrier, the caller's check of the batch's
+loss (``fit``'s divergence test and checkpoint, before any weight changes); then each thread
+sums the shards' gradients over its part of the flat parameter vector and takes the
+optimiser's step there (``Optimizer.update_part``: the same values as a whole-vector step).
+The worker threads stay for the object's life and take their tasks through two locks each.
 """
 
 from __future__ import annotations
