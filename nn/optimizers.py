@@ -55,7 +55,7 @@ class Optimizer:
         self.iterations += 1
         self._begin_step()
         for key, param, grad in params:
-            spans = (slice(0, param.size),) if is_weight(key) else ()
+            spans = (slice(None),) if is_weight(key) else ()
             self._update(key, param, self._decayed(key, param, grad, spans, slice(None)),
                          slice(None))
 
@@ -79,19 +79,23 @@ class Optimizer:
 
     def _decayed(self, key: str, param: Array, grad: Array, spans: tuple[slice, ...],
                  part: slice) -> Array:
-        """The gradient plus ``weight_decay * param`` over ``spans`` (slices with start and
-        stop of the raveled parameter), right over ``part`` of it (elsewhere: unspecified)."""
+        """The gradient plus ``weight_decay * param`` over ``spans`` of the parameter, right
+        over ``part`` of it (elsewhere: unspecified). ``part`` is slice(None) for a whole
+        array, or slice(start, stop) of a flat vector whose ``spans`` have starts and stops."""
         if not self.weight_decay or not spans:
             return grad
         out = self._buffer(key, "decayed", grad)
         np.copyto(out[part], grad[part])
         decay = param.dtype.type(self.weight_decay)
-        flat_out, flat_param = out.reshape(-1), param.reshape(-1)
-        lo, hi, _ = part.indices(flat_param.size)
+        if part == slice(None):
+            for span in spans:
+                out[span] += decay * param[span]
+            return out
+        lo, hi, _ = part.indices(param.size)
         for span in spans:
             start, stop = max(span.start, lo), min(span.stop, hi)
             if start < stop:
-                flat_out[start:stop] += decay * flat_param[start:stop]
+                out[start:stop] += decay * param[start:stop]
         return out
 
     def _update(self, key: str, param: Array, grad: Array, part: slice) -> None:
