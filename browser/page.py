@@ -145,11 +145,25 @@ def element_at(page: Page, x: float, y: float) -> str | None:
     return page.evaluate(DEEPEST_ELEMENT_JS, [x, y])
 
 
-def _canvas_map(page: Page, index: int) -> CanvasMap:
-    """Canvas pixels -> page coordinates for the ``index``-th canvas (scrolled into view)."""
-    canvas = canvas_locator(page, index)
-    canvas.scroll_into_view_if_needed()
-    return canvas_map(canvas.bounding_box(), canvas.evaluate(CANVAS_SIZE_JS))
+def _canvas_map(page: Page, index: int, attempts: int = 3) -> CanvasMap:
+    """Canvas pixels -> page coordinates for the ``index``-th canvas (scrolled into view).
+
+    A rerun still in flight can mount the canvas afresh while it is being measured (e.g. right
+    after the active model changed): the measuring then starts again on the new canvas, after
+    the page has gone idle, up to ``attempts`` times."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(attempts):
+        canvas = canvas_locator(page, index)
+        try:
+            canvas.scroll_into_view_if_needed()
+            return canvas_map(canvas.bounding_box(), canvas.evaluate(CANVAS_SIZE_JS))
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc) or attempt == attempts - 1:
+                raise
+            wait_for_app_idle(page)
+            canvas_locator(page, index).wait_for()
+    raise AssertionError("unreachable")
 
 
 def draw_strokes(page: Page, strokes: Sequence[Stroke], *, steps: int = 4, index: int = 0) -> None:

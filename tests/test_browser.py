@@ -129,3 +129,35 @@ def test_scripts_and_browser_import_the_project_as_packages(path: Path) -> None:
     imported, edits = _imports_and_path_edits(path)
     assert "tests" not in imported, f"{path.name} imports tests"
     assert edits == [], f"{path.name} touches sys.path on lines {edits}"
+
+
+def test_measuring_the_canvas_starts_again_when_a_rerun_mounts_it_afresh():
+    from unittest import mock
+
+    from playwright.sync_api import Error as PlaywrightError
+
+    from browser import page as harness
+
+    detached = PlaywrightError("Locator.scroll_into_view_if_needed: Element is not attached "
+                               "to the DOM")
+    old, new = mock.MagicMock(), mock.MagicMock()
+    old.scroll_into_view_if_needed.side_effect = detached
+    new.bounding_box.return_value = {"x": 10.0, "y": 20.0, "width": 280.0, "height": 280.0}
+    new.evaluate.return_value = [280, 280]
+    fake_page = mock.MagicMock()
+    with mock.patch.object(harness, "canvas_locator", side_effect=[old, new, new]), \
+            mock.patch.object(harness, "wait_for_app_idle") as idle:
+        where = harness._canvas_map(fake_page, 0)
+    assert idle.call_count == 1  # waited for the rerun before measuring the new canvas
+    assert where == canvas_map(new.bounding_box.return_value, [280, 280])
+    # Any other failure, or a canvas that keeps vanishing, is not hidden.
+    other = mock.MagicMock()
+    other.scroll_into_view_if_needed.side_effect = PlaywrightError("Timeout 30000ms exceeded")
+    with mock.patch.object(harness, "canvas_locator", return_value=other), \
+            mock.patch.object(harness, "wait_for_app_idle"), \
+            pytest.raises(PlaywrightError, match="Timeout"):
+        harness._canvas_map(fake_page, 0)
+    with mock.patch.object(harness, "canvas_locator", return_value=old), \
+            mock.patch.object(harness, "wait_for_app_idle"), \
+            pytest.raises(PlaywrightError, match="not attached"):
+        harness._canvas_map(fake_page, 0, attempts=2)
