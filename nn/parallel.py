@@ -112,6 +112,25 @@ class _Worker:
         self._thread.join()
 
 
+def _meet(barrier: threading.Barrier | None, passes: Callable[[], None],
+          alone: Callable[[], None] | None = None) -> None:
+    """Run this shard's ``passes``, then wait at ``barrier`` for the other shards (with a
+    single shard, no barrier: run ``alone``, the barrier's action, instead). A shard that
+    fails breaks the barrier, so the others stop waiting and the error reaches the caller."""
+    try:
+        passes()
+        if barrier is not None:
+            barrier.wait()
+        elif alone is not None:
+            alone()
+    except threading.BrokenBarrierError:
+        raise
+    except BaseException:
+        if barrier is not None:
+            barrier.abort()  # the other shards stop waiting
+        raise
+
+
 class DataParallel:
     """Forward and backward passes of a model's batches in ``threads`` shards at once.
 
@@ -228,21 +247,9 @@ class DataParallel:
 
         def task(s: int) -> None:
             start, stop = self._bounds[s]
-            try:
-                self.workers[s].backward(dY[start:stop], from_logits=from_logits)
-                if barrier is not None:
-                    barrier.wait()
-            except threading.BrokenBarrierError:
-                raise
-            except BaseException:
-                if barrier is not None:
-                    barrier.abort()  # the other shards stop waiting
-                raise
-            part = parts[s]
-            for k in range(1, count):
-                grads[part] += self.grads[k][part]
-            if optimizer is not None:
-                optimizer.update_part(self.params, part)
+            _meet(barrier, lambda: self.workers[s].backward(dY[start:stop],
+                                                            from_logits=from_logits))
+            self._sum_and_step(parts[s], optimizer)
 
         self._run(task)
 
@@ -276,35 +283,33 @@ class DataParallel:
 
         barrier = self._barrier(count, gate) if count > 1 else None
 
-        def task(s: int) -> None:
+        def passes(s: int) -> None:
             start, stop = self._bounds[s]
             worker, rows, T = self.workers[s], X[start:stop], target[start:stop]
-            try:
-                if fused:
-                    Y, Z = worker.forward_with_logits(rows, training=True)
-                else:
-                    Y, Z = worker.forward(rows, training=True), None
-                sums[s] = loss.total(Y, T, Z)
-                worker.backward(loss.gradient(Y, T, batch), from_logits=fused)
-                outputs[s] = Y
-                if barrier is None:
-                    gate()
-                else:
-                    barrier.wait()
-            except threading.BrokenBarrierError:
-                raise
-            except BaseException:
-                if barrier is not None:
-                    barrier.abort()  # the other shards stop waiting
-                raise
-            part = parts[s]
-            for k in range(1, count):
-                grads[part] += self.grads[k][part]
-            optimizer.update_part(self.params, part)
+            if fused:
+                Y, Z = worker.forward_with_logits(rows, training=True)
+            else:
+                Y, Z = worker.forward(rows, training=True), None
+            sums[s] = loss.total(Y, T, Z)
+            worker.backward(loss.gradient(Y, T, batch), from_logits=fused)
+            outputs[s] = Y
+
+        def task(s: int) -> None:
+            _meet(barrier, lambda: passes(s), alone=gate)
+            self._sum_and_step(parts[s], optimizer)
 
         self._run(task)
         Y = outputs[0] if count == 1 else np.concatenate(outputs)
         return Y, result[0]
+
+    def _sum_and_step(self, part: slice, optimizer: Optimizer | None) -> None:
+        """This thread's share after every shard's backward pass: the shards' gradients summed
+        over ``part`` of the flat vector, and the optimiser's update of that part."""
+        grads = self.params.grads
+        for k in range(1, len(self._bounds)):
+            grads[part] += self.grads[k][part]
+        if optimizer is not None:
+            optimizer.update_part(self.params, part)
 
     def close(self) -> None:
         """Stop the threads and drop the copies' caches and gradients."""
