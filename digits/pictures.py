@@ -25,20 +25,45 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
 
+def _png_rows(rows: Array) -> bytes:
+    """(H, row bytes) uint8 pixel rows -> a PNG's uncompressed image data: each row after
+    its filter byte, type "none"."""
+    raw = np.zeros((rows.shape[0], rows.shape[1] + 1), dtype=np.uint8)
+    raw[:, 1:] = rows
+    return raw.tobytes()
+
+
+def _png_file(width: int, height: int, colour: int, idat: bytes,
+              palette: Array | None = None) -> bytes:
+    """The bytes of an 8-bit PNG file: colour type ``colour`` (0 grey, 2 RGB, 3 palette, with
+    its ``palette`` (n, 3) uint8), ``idat`` the zlib stream of the image data."""
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    plte = b"" if palette is None else _chunk(b"PLTE", palette.tobytes())
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + plte + _chunk(b"IDAT", idat)
+            + _chunk(b"IEND", b""))
+
+
+def _checked_palette(palette: Array) -> Array:
+    """``palette`` as contiguous (n, 3) uint8, 1 <= n <= 256, or ValueError."""
+    palette = np.ascontiguousarray(palette, dtype=np.uint8)
+    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= len(palette) <= 256:
+        raise ValueError(f"palette expected shape (n, 3) with 1 <= n <= 256. "
+                         f"Received: {palette.shape}")
+    return palette
+
+
+def _png_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def png_bytes(image: Array) -> bytes:
     """(H, W) grey or (H, W, 3) RGB uint8 -> the bytes of a PNG file."""
     image = np.ascontiguousarray(image, dtype=np.uint8)
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"image expected shape (H, W) or (H, W, 3). Received: {image.shape}")
     h, w = image.shape[:2]
-    colour = 0 if image.ndim == 2 else 2
-    rows = image.reshape(h, -1)
-    raw = np.empty((h, rows.shape[1] + 1), dtype=np.uint8)
-    raw[:, 0] = 0  # filter type "none" for every row
-    raw[:, 1:] = rows
-    header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _chunk(b"IEND", b""))
+    raw = _png_rows(image.reshape(h, -1))
+    return _png_file(w, h, 0 if image.ndim == 2 else 2, zlib.compress(raw, 6))
 
 
 def palette_png_bytes(indices: Array, palette: Array, level: int = 9) -> bytes:
@@ -46,22 +71,14 @@ def palette_png_bytes(indices: Array, palette: Array, level: int = 9) -> bytes:
     palette ("P" mode) PNG: one byte per pixel and the colours once, about a third of an
     RGB PNG's size for a colormapped picture."""
     indices = np.ascontiguousarray(indices, dtype=np.uint8)
-    palette = np.ascontiguousarray(palette, dtype=np.uint8)
+    palette = _checked_palette(palette)
     if indices.ndim != 2:
         raise ValueError(f"indices expected shape (H, W). Received: {indices.shape}")
-    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= len(palette) <= 256:
-        raise ValueError(f"palette expected shape (n, 3) with 1 <= n <= 256. "
-                         f"Received: {palette.shape}")
     if int(indices.max(initial=0)) >= len(palette):
         raise ValueError(f"indices expected values below {len(palette)} (the palette's size). "
                          f"Received: max {int(indices.max())}")
     h, w = indices.shape
-    raw = np.empty((h, w + 1), dtype=np.uint8)
-    raw[:, 0] = 0  # filter type "none" for every row
-    raw[:, 1:] = indices
-    header = struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"PLTE", palette.tobytes())
-            + _chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + _chunk(b"IEND", b""))
+    return _png_file(w, h, 3, zlib.compress(_png_rows(indices), level), palette)
 
 
 @lru_cache(maxsize=16)
@@ -81,8 +98,7 @@ def palette_uri(values: Array, cmap: str, vmin: float, vmax: float, levels: int 
     colours of ``colorize`` within 255 / (levels - 1) / 2 steps of its table. ``level``:
     zlib's (9 packs a few per cent tighter but can take ten times longer)."""
     idx = palette_indices(values, vmin, vmax, levels)
-    png = palette_png_bytes(idx, quantised_colormap(cmap, levels), level)
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return _png_uri(palette_png_bytes(idx, quantised_colormap(cmap, levels), level))
 
 
 class PngTile(NamedTuple):
@@ -107,9 +123,7 @@ def png_tile(indices: Array, level: int = 6) -> PngTile:
     if indices.ndim != 2:
         raise ValueError(f"indices expected shape (H, W). Received: {indices.shape}")
     h, w = indices.shape
-    rows = np.zeros((h, w + 1), dtype=np.uint8)  # filter type "none" for every row
-    rows[:, 1:] = indices
-    raw = rows.tobytes()
+    raw = _png_rows(indices)
     packer = zlib.compressobj(level, zlib.DEFLATED, -15)  # raw deflate: no header, no checksum
     return PngTile(raw, packer.compress(raw) + packer.flush(zlib.Z_FULL_FLUSH), w, h)
 
@@ -127,17 +141,11 @@ def stacked_palette_uri(tiles: list[PngTile], palette: Array) -> str:
     widths = {t.width for t in tiles}
     if len(widths) != 1:
         raise ValueError(f"tiles expected one width. Received: widths {sorted(widths)}")
-    palette = np.ascontiguousarray(palette, dtype=np.uint8)
-    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= len(palette) <= 256:
-        raise ValueError(f"palette expected shape (n, 3) with 1 <= n <= 256. "
-                         f"Received: {palette.shape}")
+    palette = _checked_palette(palette)
     raw = b"".join(t.raw for t in tiles)
     stream = (b"\x78\x9c" + b"".join(t.packed for t in tiles) + _DEFLATE_END
               + struct.pack(">I", zlib.adler32(raw)))
-    header = struct.pack(">IIBBBBB", widths.pop(), sum(t.height for t in tiles), 8, 3, 0, 0, 0)
-    png = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"PLTE", palette.tobytes())
-           + _chunk(b"IDAT", stream) + _chunk(b"IEND", b""))
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return _png_uri(_png_file(widths.pop(), sum(t.height for t in tiles), 3, stream, palette))
 
 
 def palette_indices(values: Array, vmin: float, vmax: float, levels: int) -> Array:
@@ -150,7 +158,7 @@ def palette_indices(values: Array, vmin: float, vmax: float, levels: int) -> Arr
 
 def data_uri(image: Array) -> str:
     """(H, W) or (H, W, 3) uint8 -> ``data:image/png;base64,...``."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+    return _png_uri(png_bytes(image))
 
 
 def grey_uri(values: Array, vmax: float = 1.0) -> str:
