@@ -372,7 +372,6 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
     xs = [image_half + 8] + [first + (last - first) * c / max(n - 2, 1) for c in range(n - 1)]
     if n == 2:
         xs[1] = last
-    first_weights = weight_layers(model)[:1]
     positions: list[list[tuple[float, float, float]]] = []  # per column: (x, y, half-width)
     for c, col in enumerate(cols):
         k = len(col.units)
@@ -382,8 +381,7 @@ def diagram_svg(diagram: Diagram, model: nn.Model, width: int = 900, height: int
         step = usable / max(k, 1)
         if col.kind == "conv":
             half = min(step * 0.42, 30)
-        elif (col.kind == "dense" and col.index in first_weights
-              and first_layer_templates(model, col.index) is not None):
+        elif col.kind == "dense" and first_layer_templates(model, col.index) is not None:
             half = min(step * 0.42, 18)
         else:
             half = min(step * 0.36, 14 if col.kind == "dense" else 15)
