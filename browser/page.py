@@ -153,17 +153,20 @@ def _canvas_map(page: Page, index: int, attempts: int = 3) -> CanvasMap:
     the page has gone idle, up to ``attempts`` times."""
     from playwright.sync_api import Error as PlaywrightError
 
-    for attempt in range(attempts):
+    def measure() -> CanvasMap:
         canvas = canvas_locator(page, index)
+        canvas.scroll_into_view_if_needed()
+        return canvas_map(canvas.bounding_box(), canvas.evaluate(CANVAS_SIZE_JS))
+
+    for _ in range(attempts - 1):
         try:
-            canvas.scroll_into_view_if_needed()
-            return canvas_map(canvas.bounding_box(), canvas.evaluate(CANVAS_SIZE_JS))
+            return measure()
         except PlaywrightError as exc:
-            if "not attached" not in str(exc) or attempt == attempts - 1:
+            if "not attached" not in str(exc):
                 raise
             wait_for_app_idle(page)
             canvas_locator(page, index).wait_for()
-    raise AssertionError("unreachable")
+    return measure()  # the last attempt: whatever fails now is raised
 
 
 def draw_strokes(page: Page, strokes: Sequence[Stroke], *, steps: int = 4, index: int = 0) -> None:
