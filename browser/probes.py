@@ -37,8 +37,11 @@ from typing import Any
 APP_SELECTOR = '[data-testid="stApp"]'
 CANVAS_SELECTOR = "canvas.upper-canvas"
 CANVAS_RESET_SELECTOR = 'button[aria-label="Reset canvas & history"]'
-# The app's pages hide the canvas's toolbar and have their own Clear button instead.
-CLEAR_BUTTON_SELECTOR = ".st-key-clear button, .st-key-audience_clear button"
+# The app's pages hide the canvas's toolbar and have their own Clear button instead (an HTML
+# button that presses the toolbar's bin, or the audience page's Streamlit button).
+CLEAR_BUTTON_SELECTOR = 'button[data-canvas-action="clear"], .st-key-audience_clear button'
+UNDO_BUTTON_SELECTOR = 'button[data-canvas-action="undo"]'
+REDO_BUTTON_SELECTOR = 'button[data-canvas-action="redo"]'
 EXCEPTION_SELECTOR = '[data-testid="stException"]'
 APP_ERROR_SELECTOR = '[data-testid="stAlertContentError"]'
 # Connected, and no script run in progress.

@@ -81,15 +81,6 @@ def test_switching_models_keeps_working():
     assert any(m.label == "MNIST test" for m in at.sidebar.metric)
 
 
-def test_clear_button_mounts_a_fresh_canvas():
-    at = run_app(canvas_with(4))
-    assert "canvas_version" not in at.session_state
-    at.button(key="clear").click()
-    at = run_app(None, at)
-    assert at.session_state["canvas_version"] == 1
-    assert metric(at, "Prediction") is None
-
-
 def test_a_broken_model_file_is_reported_and_left_out(tmp_path, monkeypatch):
     import shutil
 

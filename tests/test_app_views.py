@@ -89,7 +89,7 @@ def html_with(at: AppTest, text: str) -> list[str]:
 @pytest.mark.parametrize("model, shown", [("mlp", "12 of 512 shown"),
                                           ("cnn", "8 of 16 shown")])
 def test_the_draw_tab_shows_the_diagram_the_lookalikes_and_a_unit(banks, model, shown):
-    at = run(model=model)
+    at = run(model=model, **{nv.UNIT_PANEL_KEY: True})
     svgs = diagrams(at)
     assert len(svgs) == 1 and shown in svgs[0] and "answer: 7" in svgs[0]
     assert html_with(at, "How the network reached <b>7</b>")
@@ -103,8 +103,17 @@ def test_the_draw_tab_shows_the_diagram_the_lookalikes_and_a_unit(banks, model, 
     assert html_with(at, "The training digits that excite it most")
 
 
-def test_choosing_a_deeper_unit_shows_its_gradient_picture(banks):
+def test_the_unit_panel_closed_costs_a_stroke_no_picker(banks):
     at = run()
+    panel = [e for e in at.expander if e.label == nv.UNIT_PANEL]
+    assert len(panel) == 1  # offered under the diagram ...
+    assert not [s for s in at.selectbox if s.key == nv.UNIT_KEY]  # ... and made only when open
+    assert not html_with(at, "Activation now")
+    assert diagrams(at) and html_with(at, "It looks like these")
+
+
+def test_choosing_a_deeper_unit_shows_its_gradient_picture(banks):
+    at = run(**{nv.UNIT_PANEL_KEY: True})
     assert html_with(at, "Its weights")  # the default: a first-layer unit
     picker = at.selectbox(key=nv.UNIT_KEY)
     deeper = next(i for i, o in enumerate(picker.options) if o.startswith("Layer 2"))
@@ -116,7 +125,7 @@ def test_choosing_a_deeper_unit_shows_its_gradient_picture(banks):
 
 
 def test_a_feature_map_shows_where_it_fires_and_its_filter(banks):
-    at = run(model="cnn")
+    at = run(model="cnn", **{nv.UNIT_PANEL_KEY: True})
     picker = at.selectbox(key=nv.UNIT_KEY)
     assert picker.value[0] == 1  # the first conv layer (layer 2, after the reshape)
     assert html_with(at, "where this feature map fires in your drawing")
@@ -136,7 +145,7 @@ def test_the_views_say_why_lookalikes_are_missing_without_mnist():
     try:
         with mock.patch("digits.lookalikes.load_mnist",
                         side_effect=DataUnavailableError("no MNIST on this test server")):
-            at = run()
+            at = run(**{nv.UNIT_PANEL_KEY: True})
             deadline = time.monotonic() + 30  # the background build fails, then says why
             while not html_with(at, "needs the MNIST training digits"):
                 assert time.monotonic() < deadline
@@ -180,24 +189,24 @@ def test_layers_are_numbered_from_one_everywhere(banks):
     assert "Layer 2 · Conv2D 16 relu · its 16 filters" in captions
 
 
-def test_undo_and_redo_take_strokes_off_and_put_them_back(banks):
-    strokes = [{"type": "path", "path": [["M", 10, 10], ["L", 20, 20]]},
-               {"type": "path", "path": [["M", 30, 30], ["L", 40, 40]]}]
+def test_clear_undo_and_redo_are_page_buttons_not_widgets(banks):
+    """The explore page's Clear, Undo and Redo are HTML buttons that press the canvas's own
+    (hidden) toolbar buttons in the browser (tested there, tests/e2e/test_views.py): no
+    widget on the stroke path, one element with the answer after each stroke."""
+    strokes = [{"type": "path", "path": [["M", 60, 60], ["L", 220, 60]]},
+               {"type": "path", "path": [["M", 220, 60], ["L", 120, 240]]}]
     at = run(canvas_objects=("canvas-0", strokes))
-    assert not at.button(key="undo").disabled and at.button(key="redo").disabled
-    at.button(key="undo").click()
-    at = run(at)
-    key, drawing = at.session_state["canvas_drawing"]
-    assert key == "canvas-0" and drawing["objects"] == strokes[:1]
-    assert at.session_state["canvas_redo"] == strokes[1:]
-    assert not at.button(key="redo").disabled
-    at.button(key="redo").click()
-    at = run(at)
-    assert at.session_state["canvas_drawing"][1]["objects"] == strokes
-    at.button(key="clear").click()
-    at = run(at)
-    assert at.session_state["canvas_version"] == 1
-    assert "canvas_drawing" not in at.session_state
+    assert not {"clear", "undo", "redo"} & {b.key for b in at.button}
+    controls = html_with(at, 'data-canvas-action="clear"')
+    assert len(controls) == 1
+    for action in ("undo", "redo"):
+        assert f'data-canvas-action="{action}"' in controls[0]
+    assert "After each stroke:" in controls[0]  # the timeline shares the element
+    at = run(at, image=np.zeros((280, 280, 4), np.uint8), canvas_objects=("canvas-0", []))
+    assert html_with(at, 'data-canvas-action="clear"')  # an empty canvas keeps them
+    script = html_with(at, "data-canvas-action]")
+    assert script and all(label in script[0] for label in
+                          ('"Reset canvas & history"', '"Undo"', '"Redo"'))
 
 
 def test_the_canvas_has_no_toolbar_on_any_page(banks):
@@ -211,7 +220,7 @@ def test_the_canvas_has_no_toolbar_on_any_page(banks):
 
 
 def test_the_unit_picker_survives_a_new_drawing_with_other_units(banks):
-    at = run()
+    at = run(**{nv.UNIT_PANEL_KEY: True})
     picker = at.selectbox(key=nv.UNIT_KEY)
     picker.select_index(len(picker.options) - 1)
     at = run(at)
@@ -266,6 +275,7 @@ def test_a_model_trained_just_now_gets_the_views(banks):
         assert time.monotonic() < deadline
         time.sleep(0.3)
         at = run(at)
+    at = run(at, **{nv.UNIT_PANEL_KEY: True})
     svg = diagrams(at)
     assert len(svg) == 1 and "12 of 32 shown" in svg[0]
     assert html_with(at, "Activation now")

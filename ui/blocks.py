@@ -19,7 +19,7 @@ from digits.pictures import data_uri
 from digits.preprocess import Preprocessed, preprocess
 from digits.verdict import Verdict
 
-from . import canvas
+from . import canvas, markup
 from .errors import friendly
 
 PROMPT = "Draw a digit from 0 to 9 in the black box. The network will tell you what it sees."
@@ -27,15 +27,17 @@ LAST_INPUT = "last_input"  # the (784,) input drawn now, None when the canvas is
 LAST_ACTIVITY = "last_activity"  # time.time() of the last change of the drawing
 
 
-def read_drawing(size: int = canvas.CANVAS_SIZE, pen: int = canvas.PEN_WIDTH
-                 ) -> Preprocessed | None:
-    """The canvas (``size`` px square, a ``pen`` px brush) with its Clear button; returns the
+def read_drawing(size: int = canvas.CANVAS_SIZE, pen: int = canvas.PEN_WIDTH,
+                 controls: bool = True) -> Preprocessed | None:
+    """The canvas (``size`` px square, a ``pen`` px brush) with its Clear, Undo and Redo
+    (``controls=False``: the caller shows them, ``canvas.canvas_controls``); returns the
     drawing preprocessed, or None before the first stroke (or when it could not be read)."""
     version = st.session_state.get(canvas.VERSION, 0)
     # No canvas toolbar (its edit mode would turn the next stroke into a move): Clear, Undo
     # and Redo under the canvas instead, and drawing always draws.
     image = canvas.draw_canvas(f"canvas-{version}", size=size, pen=pen, toolbar=False)
-    canvas.canvas_controls()
+    if controls:
+        canvas.canvas_controls()
     if image is None:
         return None
     with friendly("reading your drawing"):
@@ -79,11 +81,15 @@ def show_prediction(verdict: Verdict) -> None:
     """The verdict as the Prediction metric ("7", "4 or 9?", "Not a digit") with how sure it is
     in words, and the ten calibrated probabilities as bars."""
     label = verdict.label[:1].upper() + verdict.label[1:]
-    with st.container(key="prediction"), st.container(key=f"verdict_{verdict.kind}"):
+    # One container: the bars carry the verdict as a class, which the page's CSS reads
+    # (``.st-key-prediction:has(.verdict-unsure)``) to colour the answer.
+    with st.container(key="prediction"):
         st.metric("Prediction", label, delta=verdict_note(verdict), delta_color="off",
                   delta_arrow="off")
-    if verdict.probabilities is not None:
-        st.markdown(viz.probability_bars_html(verdict.probabilities), unsafe_allow_html=True)
+        if verdict.probabilities is not None:
+            st.markdown(f'<div class="verdict-{verdict.kind}">'
+                        f"{viz.probability_bars_html(verdict.probabilities)}</div>",
+                        unsafe_allow_html=True)
 
 
 SALIENCY_CAPTIONS = {
@@ -122,7 +128,7 @@ def show_input(model: nn.Model, x: np.ndarray, answer: int,
         "as in MNIST", SALIENCY_CAPTIONS[method])
     # One HTML element with both pictures inline (two tiny PNGs): no media files for the
     # browser to fetch on every stroke.
-    st.html(pictures_html([(data_uri(viz.digit_image(x, 1)), "the network's 28×28 input", seen),
+    markup.html(pictures_html([(data_uri(viz.digit_image(x, 1)), "the network's 28×28 input", seen),
                            (data_uri(network.ink_saliency_rgb(values, x)),
                             "what each pixel of ink does", what.format(digit=answer))],
                           key="saliency"))

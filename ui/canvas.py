@@ -3,9 +3,11 @@ controls that keep drawing always drawing (Clear, Undo, Redo).
 
 The canvas's own toolbar (which also has an "edit / move objects" toggle and bring forward /
 send backward) is removed: ``CANVAS_JS`` hides it inside the component, and ``CANVAS_CSS``
-clips the box above the canvas where it pops up, should the script not run. Undo and redo
-re-render the canvas from its own strokes minus the last one (``initial_drawing``), so the
-canvas stays in freehand mode throughout.
+clips the box above the canvas where it pops up, should the script not run. The page's Clear,
+Undo and Redo (``canvas_controls``) are HTML buttons that press the toolbar's bin, undo and
+redo in the browser, so the canvas stays in freehand mode throughout and the server sees one
+rerun per press, as for a stroke. The audience page's Undo is a server-side callback
+(``undo``: the canvas re-rendered from its strokes minus the last, ``initial_drawing``).
 """
 
 from __future__ import annotations
@@ -16,19 +18,33 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from . import markup
+
 CANVAS_SIZE = 280  # px; 10x the 28x28 input, so a 20-px-tall digit box is about 200 px drawn
 PEN_WIDTH = 20  # px; after scaling a ~200 px digit to 20 px this is a 2 px MNIST-like stroke
 
 # session_state keys
 VERSION = "canvas_version"
 OBJECTS = "canvas_objects"  # (canvas key, the canvas's objects as last reported)
-DRAWING = "canvas_drawing"  # (canvas key, the initial_drawing passed since the last undo/redo)
-REDO = "canvas_redo"  # strokes taken off by Undo, most recent last
+DRAWING = "canvas_drawing"  # (canvas key, the initial_drawing passed since the last undo)
 PENDING = "canvas_pending"  # object count the canvas will report once it re-rendered
-STEP = "canvas_step"  # counts undo/redo: makes each initial_drawing new to the canvas
+STEP = "canvas_step"  # counts undos: makes each initial_drawing new to the canvas
 
 CANVAS_CSS = """<style>
 .st-key-canvas_clip { overflow: hidden; }
+.canvas-controls { display: flex; flex-wrap: wrap; gap: .5rem; }
+.canvas-controls button { display: inline-flex; align-items: center; gap: .35rem;
+  min-height: 2.5rem; padding: .25rem .75rem; font: inherit; line-height: 1.6;
+  color: inherit; background: #fff; border: 1px solid rgba(49, 51, 63, .2);
+  border-radius: .5rem; cursor: pointer; touch-action: manipulation; }
+.canvas-controls button:hover:not(:disabled) { border-color: #d62728; color: #d62728; }
+.canvas-controls button:active:not(:disabled) { background: #d62728; color: #fff; }
+.canvas-controls button:focus-visible { outline: 2px solid #d62728; outline-offset: 1px; }
+.canvas-controls button:disabled { cursor: not-allowed; color: rgba(49, 51, 63, .4);
+  border-color: rgba(49, 51, 63, .1); }
+.canvas-controls .material-symbols-rounded { font-family: "Material Symbols Rounded";
+  font-size: 1.25rem; line-height: 1; font-weight: normal; font-style: normal;
+  user-select: none; -webkit-font-feature-settings: "liga"; font-feature-settings: "liga"; }
 </style>"""
 
 # The clip above hides the toolbar once it pops up, but at rest it sits invisible over the
@@ -38,15 +54,34 @@ CANVAS_CSS = """<style>
 # once per page (``page_setup``), so it watches for canvases mounted later.
 CANVAS_JS = """<script>
 (() => {
-  const patch = () => document.querySelectorAll(".st-key-canvas_clip *").forEach((el) => {
-    const root = el.shadowRoot;
-    if (root && !root.querySelector("style[data-no-toolbar]")) {
-      const style = document.createElement("style");
-      style.dataset.noToolbar = "1";
-      style.textContent = ".dc-toolbar { display: none !important; }";
-      root.appendChild(style);
+  const ACTIONS = { clear: "Reset canvas & history", undo: "Undo", redo: "Redo" };
+  const toolbarButton = (control, action) => {
+    // The canvas this control row belongs to: the nearest ancestor holding one.
+    for (let el = control.parentElement; el; el = el.parentElement) {
+      const host = [...el.querySelectorAll(".st-key-canvas_clip *")].find((n) => n.shadowRoot);
+      if (host) {
+        return host.shadowRoot.querySelector(`button[aria-label="${ACTIONS[action]}"]`);
+      }
     }
-  });
+    return null;
+  };
+  const patch = () => {
+    document.querySelectorAll(".st-key-canvas_clip *").forEach((el) => {
+      const root = el.shadowRoot;
+      if (root && !root.querySelector("style[data-no-toolbar]")) {
+        const style = document.createElement("style");
+        style.dataset.noToolbar = "1";
+        style.textContent = ".dc-toolbar { display: none !important; }";
+        root.appendChild(style);
+      }
+    });
+    // Undo and Redo are greyed out exactly when the canvas's own ones are.
+    document.querySelectorAll("button[data-canvas-action]").forEach((button) => {
+      const own = toolbarButton(button, button.dataset.canvasAction);
+      const off = own ? own.disabled : button.dataset.canvasAction !== "clear";
+      if (button.disabled !== off) button.disabled = off;
+    });
+  };
   patch();
   if (!window.__digitsNoToolbar) {
     window.__digitsNoToolbar = new MutationObserver(patch);
@@ -54,6 +89,15 @@ CANVAS_JS = """<script>
     // A component attaches its shadow root after it is inserted, which no observer of the
     // page sees: look again a few times a second (a few element queries, nothing else).
     window.setInterval(patch, 250);
+    // Clear, Undo and Redo press the canvas's own (hidden) buttons: the canvas clears or
+    // steps through its history in the browser and sends the result, one rerun, like a stroke.
+    document.addEventListener("click", (event) => {
+      const control = event.target.closest && event.target.closest("button[data-canvas-action]");
+      if (!control) return;
+      const own = toolbarButton(control, control.dataset.canvasAction);
+      if (own && !own.disabled) own.click();
+      window.setTimeout(patch, 50);
+    });
   }
 })();
 </script>"""
@@ -71,7 +115,7 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH, *,
     """Show the canvas (white ink on black, like MNIST) and return what is drawn.
 
     The strokes (fabric.js objects) are kept in ``st.session_state[OBJECTS]`` for
-    ``strokes()``, Undo and Redo. ``toolbar=False`` removes the component's own toolbar
+    ``strokes()`` and ``undo``. ``toolbar=False`` removes the component's own toolbar
     (its edit mode can stop drawing; the page must have called ``page_setup()``): use it
     with ``canvas_controls()`` beside the canvas.
 
@@ -101,18 +145,13 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH, *,
 
 
 def record_objects(key: str, objects: list[dict[str, Any]]) -> None:
-    """Remember the canvas's objects; a new stroke (not Undo/Redo re-rendering) drops the
-    redo list."""
+    """Remember the canvas's objects (once a server-side ``undo`` has been re-rendered)."""
     objects = list(objects)
     pending = st.session_state.get(PENDING)
     if pending is not None:
         if len(objects) != pending:
             return  # the canvas has not re-rendered the undone drawing yet
         st.session_state.pop(PENDING, None)
-    else:
-        previous = st.session_state.get(OBJECTS)
-        if previous is not None and previous[0] == key and len(objects) > len(previous[1]):
-            st.session_state.pop(REDO, None)
     st.session_state[OBJECTS] = (key, objects)
 
 
@@ -133,35 +172,36 @@ def _redraw(objects: list[dict[str, Any]]) -> None:
 
 
 def undo() -> None:
-    """Callback: take the last stroke off the canvas (it can come back with Redo)."""
+    """Callback (the audience page's Undo): take the last stroke off the canvas."""
     objects = strokes()
     if objects:
-        st.session_state.setdefault(REDO, []).append(objects[-1])
         _redraw(objects[:-1])
-
-
-def redo() -> None:
-    """Callback: put back the stroke Undo took off last."""
-    stack = st.session_state.get(REDO) or []
-    if stack:
-        _redraw([*strokes(), stack.pop()])
 
 
 def clear_canvas() -> None:
     """Callback for the Clear button: a new key mounts a fresh, empty canvas."""
     st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
-    for name in (OBJECTS, DRAWING, REDO, PENDING):
+    for name in (OBJECTS, DRAWING, PENDING):
         st.session_state.pop(name, None)
 
 
-def canvas_controls(key_prefix: str = "") -> None:
-    """Clear, Undo and Redo in one row under the canvas (nothing here leaves draw mode)."""
-    row = st.container(horizontal=True, gap="small", key=f"{key_prefix}canvas_controls")
-    has_strokes = bool(strokes())
-    # No tooltips: the words say it, and each one costs time on every stroke.
-    row.button("Clear", on_click=clear_canvas, key=f"{key_prefix}clear",
-               icon=":material/ink_eraser:")
-    row.button("Undo", on_click=undo, key=f"{key_prefix}undo", icon=":material/undo:",
-               disabled=not has_strokes)
-    row.button("Redo", on_click=redo, key=f"{key_prefix}redo", icon=":material/redo:",
-               disabled=not st.session_state.get(REDO))
+CONTROLS_HTML = (
+    '<div class="canvas-controls">'
+    '<button type="button" data-canvas-action="clear" title="Start a new drawing">'
+    '<span class="material-symbols-rounded" aria-hidden="true">ink_eraser</span>Clear</button>'
+    '<button type="button" data-canvas-action="undo" title="Take the last stroke off" disabled>'
+    '<span class="material-symbols-rounded" aria-hidden="true">undo</span>Undo</button>'
+    '<button type="button" data-canvas-action="redo" title="Put it back" disabled>'
+    '<span class="material-symbols-rounded" aria-hidden="true">redo</span>Redo</button>'
+    "</div>")
+
+
+def canvas_controls(after: str = "") -> None:
+    """Clear, Undo and Redo in one row under the canvas (nothing here leaves draw mode).
+
+    They are plain HTML buttons: the page's script (``CANVAS_JS``) makes each one press the
+    canvas's own hidden toolbar button, so the canvas clears or steps through its history in
+    the browser and sends the result once, like a stroke; no widget costs the server time on
+    every stroke, and a Clear does not mount a fresh canvas. ``after``: markup shown under
+    them in the same element (one element less per stroke)."""
+    markup.html(CONTROLS_HTML + after)

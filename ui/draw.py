@@ -27,9 +27,12 @@ def draw_tab(entry: ModelEntry) -> None:
     col_pred = row.container(width=230, key="draw_prediction")
     col_input = row.container(width=300, key="draw_input")
     with col_canvas:
-        result = blocks.read_drawing()
+        # Clear, Undo and Redo come with the timeline under the canvas, in one element.
+        result = blocks.read_drawing(controls=False)
     if result is None or not result.ok:
         blocks.remember_input(None)
+        with col_canvas:
+            canvas.canvas_controls()
         with col_pred:
             blocks.show_prompt(result)
         return
@@ -41,12 +44,12 @@ def draw_tab(entry: ModelEntry) -> None:
             blocks.show_prediction(thought.verdict)
         with col_canvas:
             nv.stroke_timeline(entry, final=thought.digit,
-                               confidence=float(thought.probabilities.max()))
+                               confidence=float(thought.probabilities.max()), controls=True)
         with col_input:
             blocks.show_input(entry.model, x, thought.digit)
         teach.label_control(x, thought.digit)  # full width: ten digits fit
-        st.subheader("Watch the network think")
-        nv.network_diagram(entry, x, thought.outputs, thought.probabilities)
+        nv.network_diagram(entry, x, thought.outputs, thought.probabilities,
+                           heading="Watch the network think")
         nv.lookalikes(entry, x, thought.outputs)
         steps = st.expander("How your drawing becomes the network's 28×28 input", key="steps",
                             on_change="rerun")

@@ -17,12 +17,14 @@ from digits.data import DataError
 from digits.inference import as_probabilities
 from digits.pictures import digits_strip_html, heat_uri, signed_uri
 
-from . import canvas
+from . import canvas, markup
 from .models import ModelEntry
 
 log = logging.getLogger(__name__)
 
 UNIT_KEY = "unit_picker"
+UNIT_PANEL_KEY = "unit_panel"  # the expander around the picker: closed, it costs a stroke nothing
+UNIT_PANEL = "What does a unit look for?"
 DIAGRAM_CAPTION = (
     "How the network reached <b>{answer}</b>: each column is a layer, showing only its units "
     "that did most for or against this answer (activation × outgoing weight); lines carry "
@@ -69,18 +71,19 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
                     probabilities: np.ndarray | None = None, *, picker: bool = True,
                     width: int = 900, height: int = 540, font: int = 14,
                     wait: bool = False, caption: str | None = None,
-                    min_width: int = 640) -> network.Diagram:
+                    min_width: int = 640, heading: str = "") -> network.Diagram:
     """The network for this drawing (container ``network_diagram``): the input, each hidden
     layer's most important units, the outputs with the answer, and the strongest
-    connections; beside it, a unit picker showing what the chosen unit looks for.
+    connections; under it, "What does a unit look for?" (``unit_panel``).
 
     Args:
         x: (784,) the network's input; outputs: ``entry.model.activations(x[None])``.
         probabilities: (10,) the answer's probabilities (computed from outputs if None).
-        picker: show the unit picker beside the diagram (off for presentation mode).
+        picker: show the unit panel under the diagram (off for presentation mode).
         width, height, font: the SVG's coordinate size and text size (it scales to fit,
             down to ``min_width`` px; narrower, it scrolls sideways).
         caption: the sentence above it (a short one for a projector), default the full one.
+        heading: a heading above the caption (none when empty).
         wait: wait for the model's training-digit bank instead of building it in the
             background (the picker's top digits then appear on a later stroke).
     """
@@ -88,18 +91,15 @@ def network_diagram(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
     if probabilities is None:
         probabilities = as_probabilities(model, outputs[-1])[0]
     diagram = network.build_diagram(model, x, outputs, probabilities)
+    # The heading, the caption and the picture in one element, and the unit panel under it:
+    # every element costs the server time on each stroke.
     with st.container(key="network_diagram"):
         words = (caption or DIAGRAM_CAPTION).format(answer=diagram.answer)
-        st.html(f'<p class="view-note diagram-caption">{words}</p>')
-        picture = network.diagram_html(diagram, model, width, height, font, min_width)
+        head = f"<h3>{html.escape(heading)}</h3>" if heading else ""
+        markup.html(f'{head}<p class="view-note diagram-caption">{words}</p>'
+                    + network.diagram_html(diagram, model, width, height, font, min_width))
         if picker and len(diagram.columns) > 2:
-            left, right = st.columns([3, 1], gap="medium")
-            with left:
-                st.html(picture)
-            with right:
-                unit_picker(entry, x, outputs, diagram, wait)
-        else:
-            st.html(picture)
+            unit_panel(entry, x, outputs, diagram, wait)
     return diagram
 
 
@@ -117,6 +117,18 @@ def _unit_labels(diagram: network.Diagram) -> dict[tuple[int, int], str]:
     return labels
 
 
+def unit_panel(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
+               diagram: network.Diagram, wait: bool = False) -> None:
+    """The expander "What does a unit look for?" under the diagram; open, it holds the unit
+    picker (``unit_picker``). Closed it costs a stroke nothing: the picker, the unit's picture
+    and its top training digits are only made while somebody looks at them."""
+    panel = st.expander(UNIT_PANEL, key=UNIT_PANEL_KEY, on_change="rerun",
+                        icon=":material/neurology:")
+    if panel.open:
+        with panel:
+            unit_picker(entry, x, outputs, diagram, wait)
+
+
 def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
                 diagram: network.Diagram, wait: bool = False) -> None:
     """Choose one of the diagram's units; show its input-space picture, its activation and
@@ -126,14 +138,14 @@ def unit_picker(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray],
     if not options:
         return
     labels = _unit_labels(diagram)
-    choice = st.selectbox("What does a unit look for?", options, key=UNIT_KEY,
-                          format_func=labels.__getitem__)
+    choice = st.selectbox("Pick one of the diagram's units", options, key=UNIT_KEY,
+                          format_func=labels.__getitem__, width=420)
     if choice is None or choice not in options:
         choice = options[0]
     ready = la.cached_bank(entry.model)
     view = neurons.describe_unit(entry.model, x, outputs, choice[0], choice[1], ready)
     found: la.Bank | str = ready if ready is not None else bank(entry, wait)
-    st.html(f'<div class="unit-view">{unit_html(view, found)}</div>')  # one element
+    markup.html(f'<div class="unit-view">{unit_html(view, found)}</div>')  # one element
 
 
 def _picture(uri: str, alt: str, size: int = 168) -> str:
@@ -178,7 +190,9 @@ def unit_html(view: neurons.UnitView, found: la.Bank | str) -> str:
         parts.append('<p class="view-note">The training digits that excite it most:</p>')
         parts.append(digits_strip_html(None, [str(int(found.labels[r])) for r in view.top_rows],
                                        size=40, uris=la.image_uris(found, view.top_rows)))
-    return "".join(parts)
+    # Picture, then the words beside it (under it when the panel is narrow).
+    return (f'<div class="unit-picture">{parts[0]}</div>'
+            f'<div class="unit-words">{"".join(parts[1:])}</div>')
 
 
 def _ordinal(n: int) -> str:
@@ -197,7 +211,8 @@ def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: i
     with st.container(key="lookalikes"):
         found = bank(entry, wait)
         if isinstance(found, str):
-            st.html(f'<p class="view-note"><b>It looks like these</b> · {html.escape(found)}</p>')
+            markup.html('<p class="view-note"><b>It looks like these</b> · '
+                        f"{html.escape(found)}</p>")
             return None
         feature = la.features_of(entry.model, x, outputs)
         rows, sims = la.nearest(found, feature, k)
@@ -205,7 +220,7 @@ def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: i
         labels = [int(found.labels[r]) for r in rows]
         space = ("its input pixels" if la.feature_layer(entry.model) < 0 else
                  f"the {feature.size} values of its last hidden layer")
-        st.html(f'<p class="view-note"><b>It looks like these</b>: the {k} of '
+        markup.html(f'<p class="view-note"><b>It looks like these</b>: the {k} of '
                 f"{len(found.labels):,} MNIST training digits closest to yours in what the "
                 f"network sees ({space}); a red frame marks those labelled {answer}, its "
                 "answer.</p>" + digits_strip_html(None, [str(v) for v in labels], size,
@@ -219,15 +234,18 @@ def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: i
 
 def stroke_timeline(entry: ModelEntry, final: int | None = None,
                     objects: list[dict] | None = None, size: int = canvas.CANVAS_SIZE,
-                    confidence: float = 0.0) -> list[strokes.Step]:
+                    confidence: float = 0.0, controls: bool = False) -> list[strokes.Step]:
     """What the network said after each stroke of this drawing ("1 → 7 → 4"), from the
     canvas's strokes (``canvas.strokes()`` unless given). ``final`` (with its
     ``confidence``): the answer for the whole drawing as the page predicted it, used for the
-    last stroke. Costs one drawing and prediction per earlier stroke not seen before (they
+    last stroke. ``controls``: the canvas's Clear, Undo and Redo come first, in the same
+    element. Costs one drawing and prediction per earlier stroke not seen before (they
     are cached in the session)."""
     objects = strokes.stroke_objects({"objects": canvas.strokes() if objects is None
                                       else objects})
     if not objects:
+        if controls:
+            canvas.canvas_controls()
         return []
     cache = st.session_state.setdefault(TIMELINE_CACHE, {})
     if len(cache) > TIMELINE_CACHE_MAX:
@@ -243,7 +261,12 @@ def stroke_timeline(entry: ModelEntry, final: int | None = None,
                  else "background:#eef0f3;color:#31333f")
         chips.append(f'<span title="after stroke {s.strokes}" style="{style};'
                      f'border-radius:4px;padding:1px 7px">{text}</span>')
-    st.html('<div class="stroke-timeline" style="display:flex;flex-wrap:wrap;'
-            'align-items:center;gap:4px"><span style="margin-right:4px">After each stroke:'
-            '</span>' + '<span style="color:#8a94a6">→</span>'.join(chips) + "</div>")
+    line = ('<div class="stroke-timeline" style="display:flex;flex-wrap:wrap;'
+            'align-items:center;gap:4px;margin-top:.5rem"><span style="margin-right:4px">'
+            'After each stroke:</span>' + '<span style="color:#8a94a6">→</span>'.join(chips)
+            + "</div>")
+    if controls:
+        canvas.canvas_controls(after=line)
+    else:
+        markup.html(line)
     return steps

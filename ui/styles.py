@@ -9,6 +9,9 @@ BASE_CSS = """<style>
 [data-testid="stImage"] img { image-rendering: pixelated; }
 .view-note { font-size: .875rem; color: rgba(49, 51, 63, .6); margin: .35rem 0; }
 .view-text { margin: .35rem 0; }
+.unit-view { display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; align-items: flex-start; }
+.unit-picture { flex: 0 0 auto; width: 250px; max-width: 100%; }
+.unit-words { flex: 1 1 260px; min-width: 0; }
 .pictures { display: flex; gap: .75rem; }
 .pictures figure { flex: 1 1 0; margin: 0; min-width: 0; }
 .pictures img { width: 100%; display: block; image-rendering: pixelated; border-radius: .5rem; }
@@ -16,8 +19,12 @@ BASE_CSS = """<style>
   margin-top: .25rem; line-height: 1.35; }
 .st-key-prediction [data-testid="stMetricValue"] {
   font-size: 6rem; font-weight: 700; line-height: 1.1; color: #d62728; }
-.st-key-verdict_unsure [data-testid="stMetricValue"] { font-size: 3.2rem; color: #e07b00; }
-.st-key-verdict_not_a_digit [data-testid="stMetricValue"] { font-size: 2.4rem; color: #6b6b6b; }
+.st-key-verdict_unsure [data-testid="stMetricValue"],
+.st-key-prediction:has(.verdict-unsure) [data-testid="stMetricValue"] {
+  font-size: 3.2rem; color: #e07b00; }
+.st-key-verdict_not_a_digit [data-testid="stMetricValue"],
+.st-key-prediction:has(.verdict-not_a_digit) [data-testid="stMetricValue"] {
+  font-size: 2.4rem; color: #6b6b6b; }
 @media (max-width: 640px) {
   h1 { font-size: 1.45rem !important; line-height: 1.25 !important; padding: .2rem 0 !important; }
   .block-container, [data-testid="stMainBlockContainer"] { padding-top: 3.5rem !important; }
@@ -37,7 +44,8 @@ PRESENT_CSS = """<style>
 .present-title { font-size: calc(var(--text) * 1.3); font-weight: 700; margin: 0;
   line-height: 1.2; flex: 1; }
 .st-key-present_head .stButton button p, .st-key-present_canvas .stButton button p,
-.st-key-crowd_wall .stButton button p { font-size: var(--text); }
+.st-key-crowd_wall .stButton button p, .st-key-present_canvas .canvas-controls button,
+.st-key-present_canvas .canvas-controls .material-symbols-rounded { font-size: var(--text); }
 .st-key-present_canvas { position: relative;
   width: calc(420px * var(--present-zoom, 1)) !important; }
 .st-key-present_canvas [data-testid="stElementContainer"]:has(.attract-sample) {
@@ -79,8 +87,12 @@ PRESENT_CSS = """<style>
 .st-key-present_head .stButton button [data-testid="stIconMaterial"],
 .st-key-present_canvas .stButton button [data-testid="stIconMaterial"],
 .st-key-crowd_wall .stButton button [data-testid="stIconMaterial"] { font-size: var(--text); }
-.st-key-verdict_unsure [data-testid="stMetricValue"] { font-size: 10vh !important; }
-.st-key-verdict_not_a_digit [data-testid="stMetricValue"] { font-size: 7vh !important; }
+.st-key-verdict_unsure [data-testid="stMetricValue"],
+.st-key-prediction:has(.verdict-unsure) [data-testid="stMetricValue"] {
+  font-size: 10vh !important; }
+.st-key-verdict_not_a_digit [data-testid="stMetricValue"],
+.st-key-prediction:has(.verdict-not_a_digit) [data-testid="stMetricValue"] {
+  font-size: 7vh !important; }
 @media (max-width: 700px) {
   .st-key-draw_prediction, .st-key-draw_input { width: 100% !important; }
   .st-key-prediction [data-testid="stMetricValue"] { font-size: 6rem !important; }

@@ -19,6 +19,8 @@ import streamlit as st
 from digits import qr, wall_view
 from digits.wall import WALL_URL_ENV, WallStore, WallUnavailable, open_wall
 
+from . import markup
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -250,5 +252,5 @@ def crowd_wall(shown: int = WALL_SHOWN) -> None:
             st.warning(f"The crowd wall is not available: {exc}. Drawing still works; the wall "
                        "comes back by itself once its store does.", icon=":material/cloud_off:")
         else:
-            st.html(wall_view.wall_html(entries, tally))
+            markup.html(wall_view.wall_html(entries, tally))
             st.html(WALL_FIT_JS, unsafe_allow_javascript=True)

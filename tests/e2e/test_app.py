@@ -48,7 +48,7 @@ def test_clear_button_empties_the_canvas_and_the_prediction(app_page: Page) -> N
     page = app_page
     harness.draw_and_wait(page, DIGITS["7"], steps=8)
     assert harness.read_metric(page, "Prediction") == "7"
-    page.locator(".st-key-clear").get_by_role("button", name="Clear").click()
+    page.get_by_role("button", name="Clear", exact=True).click()
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stMetric\"]')"
         " || ![...document.querySelectorAll('[data-testid=\"stMetricLabel\"]')]"

@@ -51,9 +51,9 @@ def draw_until_lookalikes(page: Page) -> None:
         if page.locator(LOOKALIKES).count() == 8:
             return
         page.wait_for_timeout(1000)
-        page.locator(".st-key-undo button").first.click()
+        page.locator(harness.UNDO_BUTTON_SELECTOR).first.click()
         harness.wait_for_app_idle(page)
-        page.locator(".st-key-redo button").first.click()
+        page.locator(harness.REDO_BUTTON_SELECTOR).first.click()
         harness.wait_for_app_idle(page)
     raise AssertionError("the look-alikes never appeared")
 
@@ -86,6 +86,8 @@ def test_the_diagram_and_the_lookalikes_follow_the_drawing(
 def test_choosing_a_unit_shows_what_it_looks_for(
         browser: Browser, streamlit_url: Callable[[str | Path], str]) -> None:
     with app_with_a_seven(browser, streamlit_url(APP)) as page:
+        assert page.locator(".unit-view").count() == 0  # made only on request
+        page.get_by_text("What does a unit look for?").click()
         view = page.locator(".unit-view")
         view.locator("img").first.wait_for()
         first = view.locator("img").first.get_attribute("src")
@@ -104,11 +106,27 @@ def test_choosing_a_unit_shows_what_it_looks_for(
 def test_undo_takes_the_last_stroke_off_and_the_answer_follows(
         browser: Browser, streamlit_url: Callable[[str | Path], str]) -> None:
     with app_with_a_seven(browser, streamlit_url(APP)) as page:
-        page.locator(".st-key-undo button").first.click()
+        undo = page.locator(harness.UNDO_BUTTON_SELECTOR).first
+        redo = page.locator(harness.REDO_BUTTON_SELECTOR).first
+        assert not undo.is_disabled() and redo.is_disabled()  # as the canvas's own buttons
+        undo.click()
         page.wait_for_function(
             "() => document.querySelectorAll(\".stroke-timeline span[title^='after']\")"
             ".length === 1", timeout=30_000)
         harness.wait_for_app_idle(page)
-        assert not page.locator(".st-key-redo button").first.is_disabled()
-        page.locator(".st-key-redo button").first.click()
+        page.wait_for_function(  # Redo comes alive once there is something to redo
+            "s => !document.querySelector(s).disabled", arg=harness.REDO_BUTTON_SELECTOR,
+            timeout=10_000)
+        redo.click()
+        page.wait_for_function(
+            "() => document.querySelectorAll(\".stroke-timeline span[title^='after']\")"
+            ".length === 2", timeout=30_000)
         harness.wait_for_metric_value(page, "Prediction", "7")
+        undo.click()
+        undo.click()  # both strokes off: the canvas is empty, the prompt is back
+        page.wait_for_function(
+            "() => ![...document.querySelectorAll('[data-testid=\"stMetricLabel\"]')]"
+            ".some(e => e.innerText.trim() === 'Prediction')", timeout=30_000)
+        harness.wait_for_app_idle(page)
+        page.wait_for_function("s => document.querySelector(s).disabled",
+                               arg=harness.UNDO_BUTTON_SELECTOR, timeout=10_000)
