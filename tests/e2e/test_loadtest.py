@@ -53,3 +53,22 @@ def test_wall_delays_pair_the_kth_drawing_with_the_count_reaching_k() -> None:
     assert loadtest.wall_delays(puts, counts) == [1.5, 0.5, 1.0]
     assert loadtest.wall_delays(puts, counts[:2]) == [1.5, 0.5]  # the third never arrived
     assert loadtest.wall_delays([3000.0], [(2900.0, 1)]) == [0.0]  # heard late: not negative
+
+
+def test_the_cpu_ratio_is_each_page_cpu_per_stroke_and_its_target_is_1_6x() -> None:
+    def page(script: str, strokes: int, cpu_s: float) -> loadtest.TargetResult:
+        sample = loadtest.StrokeSample(0, "7", 250.0, 200.0, 10.0, 40.0, 1, 0.0)
+        return loadtest.TargetResult(script, script, 4, 60.0, samples=[sample] * strokes,
+                                     server_cpu_s=cpu_s)
+
+    result = loadtest.LoadResult(4, 60.0, 2, app=page("app.py", 100, 2.4),
+                                 bare=page("bare.py", 150, 2.25))
+    assert result.cpu_ratio == pytest.approx(24.0 / 15.0)  # ms per stroke, each page its own
+    assert result.targets()["cpu_per_stroke_within_1.6x_bare"] is True
+    assert "24.0 / 15.0 ms = 1.60x" in loadtest.report(result)
+    result.app.server_cpu_s = 2.5
+    assert result.targets()["cpu_per_stroke_within_1.6x_bare"] is False
+    assert loadtest.LoadResult(4, 60.0, 2, app=page("app.py", 100, 2.4)).cpu_ratio is None
+    audience = loadtest.LoadResult(4, 60.0, 2, app=page("app.py", 100, 2.4),
+                                   bare=page("bare.py", 150, 2.25), profile="audience")
+    assert "cpu_per_stroke_within_1.6x_bare" not in audience.targets()
