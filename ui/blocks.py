@@ -118,20 +118,23 @@ SHORT_CAPTIONS = ("What the network sees (28×28)",
 
 
 def show_input(model: nn.Model, x: np.ndarray, answer: int,
-               method: str = "gradient_x_input", short: bool = False) -> np.ndarray:
+               method: str = "gradient_x_input", short: bool = False,
+               width: int | str = "stretch") -> np.ndarray:
     """The 28x28 input x (784,) the network sees and, beside it (container ``saliency``),
     what each pixel of the ink does for ``answer``, in the words of its caption (``short``
-    captions for a projector). Returns the (28, 28) saliency values."""
+    captions for a projector), ``width`` wide (px, or "stretch"). Returns the (28, 28)
+    saliency values."""
     values = saliency_map(model, x, answer, method)
     seen, what = SHORT_CAPTIONS if short else (
         "What the network sees: your drawing cropped, scaled and centred to 28×28 pixels, "
         "as in MNIST", SALIENCY_CAPTIONS[method])
     # One HTML element with both pictures inline (two tiny PNGs): no media files for the
     # browser to fetch on every stroke.
-    markup.html(pictures_html([(data_uri(viz.digit_image(x, 1)), "the network's 28×28 input", seen),
-                           (data_uri(network.ink_saliency_rgb(values, x)),
-                            "what each pixel of ink does", what.format(digit=answer))],
-                          key="saliency"))
+    markup.html(pictures_html([(data_uri(viz.digit_image(x, 1)), "the network's 28×28 input",
+                                 seen),
+                                (data_uri(network.ink_saliency_rgb(values, x)),
+                                 "what each pixel of ink does", what.format(digit=answer))],
+                               key="saliency"), width=width)
     return values
 
 

@@ -14,6 +14,8 @@ from . import network_view as nv
 from .errors import friendly
 from .models import ModelEntry
 
+INPUT_WIDTH = 300  # px: the 28x28 input and its saliency, side by side
+
 
 def draw_tab(entry: ModelEntry) -> None:
     """The whole Draw tab for the active model (run as a fragment, so a stroke reruns only
@@ -25,7 +27,6 @@ def draw_tab(entry: ModelEntry) -> None:
     row = st.container(horizontal=True, gap="small", key="draw_row")
     col_canvas = row.container(width=canvas.CANVAS_SIZE + 8, key="draw_canvas")
     col_pred = row.container(width=230, key="draw_prediction")
-    col_input = row.container(width=300, key="draw_input")
     with col_canvas:
         # Clear, Undo and Redo come with the timeline under the canvas, in one element.
         result = blocks.read_drawing(controls=False)
@@ -45,8 +46,8 @@ def draw_tab(entry: ModelEntry) -> None:
         with col_canvas:
             nv.stroke_timeline(entry, final=thought.digit,
                                confidence=float(thought.probabilities.max()), controls=True)
-        with col_input:
-            blocks.show_input(entry.model, x, thought.digit)
+        with row:  # the pictures' own width: no container of their own
+            blocks.show_input(entry.model, x, thought.digit, width=INPUT_WIDTH)
         teach.label_control(x, thought.digit)  # full width: ten digits fit
         nv.network_diagram(entry, x, thought.outputs, thought.probabilities,
                            heading="Watch the network think")
