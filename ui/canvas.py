@@ -179,7 +179,8 @@ def undo() -> None:
 
 
 def clear_canvas() -> None:
-    """Callback for the Clear button: a new key mounts a fresh, empty canvas."""
+    """Callback (the audience page's Clear, the presentation's idle clear): a new key mounts a
+    fresh, empty canvas."""
     st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
     for name in (OBJECTS, DRAWING, PENDING):
         st.session_state.pop(name, None)

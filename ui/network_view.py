@@ -1,7 +1,7 @@
-"""Watch the network think: the network diagram with a unit picker, the training digits the
-drawing resembles and the answer after each stroke (Streamlit views
-over the pure ``digits.network``, ``digits.lookalikes``, ``digits.neurons`` and
-``digits.strokes``). Each view says in one sentence what it shows."""
+"""Watch the network think: the network diagram with its unit panel (the picker, made on
+request), the training digits the drawing resembles and the answer after each stroke
+(Streamlit views over the pure ``digits.network``, ``digits.lookalikes``, ``digits.neurons``
+and ``digits.strokes``). Each view says in one sentence what it shows."""
 
 from __future__ import annotations
 
