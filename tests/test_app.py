@@ -171,3 +171,31 @@ def test_idle_from_the_url_snaps_to_the_sliders_grid(asked, snapped):
     assert not at.exception and not at.error
     assert at.session_state["idle"] == snapped
     assert at.slider(key="idle").value == snapped
+
+
+def test_draw_tab_runs_one_at_a_time_and_never_waits_forever(monkeypatch):
+    import threading
+    import time
+
+    from ui import draw
+
+    inside, overlaps, runs = [0], [], []
+
+    def fake_tab(entry):
+        inside[0] += 1
+        overlaps.append(inside[0])
+        time.sleep(0.02)
+        runs.append(entry)
+        inside[0] -= 1
+
+    monkeypatch.setattr(draw, "_draw_tab", fake_tab)
+    threads = [threading.Thread(target=draw.draw_tab, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert sorted(runs) == [0, 1, 2, 3] and max(overlaps) == 1  # all ran, never two at once
+    monkeypatch.setattr(draw, "LOCK_WAIT", 0.05)
+    with draw._ONE_AT_A_TIME:  # a run stuck elsewhere: the next one goes ahead anyway
+        draw.draw_tab("late")
+    assert runs[-1] == "late" and not draw._ONE_AT_A_TIME.locked()

@@ -7,6 +7,7 @@ page picks its own.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import time
 
@@ -28,14 +29,16 @@ LAST_ACTIVITY = "last_activity"  # time.time() of the last change of the drawing
 
 
 def read_drawing(size: int = canvas.CANVAS_SIZE, pen: int = canvas.PEN_WIDTH,
-                 controls: bool = True) -> Preprocessed | None:
+                 controls: bool = True, clipped: bool = False) -> Preprocessed | None:
     """The canvas (``size`` px square, a ``pen`` px brush) with its Clear, Undo and Redo
     (``controls=False``: the caller shows them, ``canvas.canvas_controls``); returns the
-    drawing preprocessed, or None before the first stroke (or when it could not be read)."""
+    drawing preprocessed, or None before the first stroke (or when it could not be read).
+    ``clipped``: see ``canvas.draw_canvas``."""
     version = st.session_state.get(canvas.VERSION, 0)
     # No canvas toolbar (its edit mode would turn the next stroke into a move): Clear, Undo
     # and Redo under the canvas instead, and drawing always draws.
-    image = canvas.draw_canvas(f"canvas-{version}", size=size, pen=pen, toolbar=False)
+    image = canvas.draw_canvas(f"canvas-{version}", size=size, pen=pen, toolbar=False,
+                               clipped=clipped)
     if controls:
         canvas.canvas_controls()
     if image is None:
@@ -77,13 +80,14 @@ def verdict_note(verdict: Verdict) -> str:
     return "nothing drawn yet"
 
 
-def show_prediction(verdict: Verdict) -> None:
+def show_prediction(verdict: Verdict, container: bool = True) -> None:
     """The verdict as the Prediction metric ("7", "4 or 9?", "Not a digit") with how sure it is
-    in words, and the ten calibrated probabilities as bars."""
+    in words, and the ten calibrated probabilities as bars, in a container ``prediction``
+    (``container=False``: the caller's, which must have that key)."""
     label = verdict.label[:1].upper() + verdict.label[1:]
     # One container: the bars carry the verdict as a class, which the page's CSS reads
     # (``.st-key-prediction:has(.verdict-unsure)``) to colour the answer.
-    with st.container(key="prediction"):
+    with st.container(key="prediction") if container else contextlib.nullcontext():
         st.metric("Prediction", label, delta=verdict_note(verdict), delta_color="off",
                   delta_arrow="off")
         if verdict.probabilities is not None:

@@ -31,7 +31,7 @@ PENDING = "canvas_pending"  # object count the canvas will report once it re-ren
 STEP = "canvas_step"  # counts undos: makes each initial_drawing new to the canvas
 
 CANVAS_CSS = """<style>
-.st-key-canvas_clip { overflow: hidden; }
+.st-key-canvas_clip, .st-key-draw_canvas { overflow: hidden; }
 .canvas-controls { display: flex; flex-wrap: wrap; gap: .5rem; }
 .canvas-controls button { display: inline-flex; align-items: center; gap: .35rem;
   min-height: 2.5rem; padding: .25rem .75rem; font: inherit; line-height: 1.6;
@@ -55,10 +55,12 @@ CANVAS_CSS = """<style>
 CANVAS_JS = """<script>
 (() => {
   const ACTIONS = { clear: "Reset canvas & history", undo: "Undo", redo: "Redo" };
+  // Where canvases are: inside a clip container of their own, or the Draw tab's column.
+  const CANVASES = ".st-key-canvas_clip *, .st-key-draw_canvas *";
   const toolbarButton = (control, action) => {
     // The canvas this control row belongs to: the nearest ancestor holding one.
     for (let el = control.parentElement; el; el = el.parentElement) {
-      const host = [...el.querySelectorAll(".st-key-canvas_clip *")].find((n) => n.shadowRoot);
+      const host = [...el.querySelectorAll(CANVASES)].find((n) => n.shadowRoot);
       if (host) {
         return host.shadowRoot.querySelector(`button[aria-label="${ACTIONS[action]}"]`);
       }
@@ -66,7 +68,7 @@ CANVAS_JS = """<script>
     return null;
   };
   const patch = () => {
-    document.querySelectorAll(".st-key-canvas_clip *").forEach((el) => {
+    document.querySelectorAll(CANVASES).forEach((el) => {
       const root = el.shadowRoot;
       if (root && !root.querySelector("style[data-no-toolbar]")) {
         const style = document.createElement("style");
@@ -111,13 +113,15 @@ def page_setup() -> None:
 
 
 def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH, *,
-                toolbar: bool = True) -> np.ndarray | None:
+                toolbar: bool = True, clipped: bool = False) -> np.ndarray | None:
     """Show the canvas (white ink on black, like MNIST) and return what is drawn.
 
     The strokes (fabric.js objects) are kept in ``st.session_state[OBJECTS]`` for
     ``strokes()`` and ``undo``. ``toolbar=False`` removes the component's own toolbar
     (its edit mode can stop drawing; the page must have called ``page_setup()``): use it
-    with ``canvas_controls()`` beside the canvas.
+    with ``canvas_controls()`` beside the canvas. ``clipped``: the caller's container is the
+    Draw tab's column ``draw_canvas``, which clips like ``canvas_clip`` (one container less
+    on every rerun).
 
     Returns:
         (size, size, 4) uint8 RGBA image, or None before the first stroke.
@@ -126,7 +130,8 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH, *,
 
     drawing = st.session_state.get(DRAWING)
     initial = drawing[1] if drawing and drawing[0] == key else None
-    with st.container(key="canvas_clip") if not toolbar else contextlib.nullcontext():
+    own_clip = not toolbar and not clipped
+    with st.container(key="canvas_clip") if own_clip else contextlib.nullcontext():
         result = st_canvas(
             fill_color="rgba(0, 0, 0, 0)",
             stroke_width=pen,
