@@ -311,12 +311,18 @@ class LoadResult:
         return self.app.p50 / self.bare.p50
 
     @property
-    def cpu_ratio(self) -> float | None:
-        """The app's server CPU per stroke / the bare page's."""
+    def cpu_per_stroke(self) -> tuple[float, float] | None:
+        """(app, bare) server CPU ms per stroke, or None without both pages' strokes."""
         if self.bare is None or not self.app.samples or not self.bare.samples:
             return None
         app, bare = (t.summary()["server_cpu_ms_per_stroke"] for t in (self.app, self.bare))
-        return app / bare if bare else None
+        return app, bare
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        """The app's server CPU per stroke / the bare page's."""
+        pair = self.cpu_per_stroke
+        return pair[0] / pair[1] if pair is not None and pair[1] else None
 
     def targets(self) -> dict[str, bool | None]:
         """Whether each target is met (None: not measured)."""
@@ -324,7 +330,6 @@ class LoadResult:
         met: dict[str, bool | None] = {
             "zero_errors": not self.errors,
             f"p50_within_{TARGET_RATIO}x_bare": None if ratio is None else ratio <= TARGET_RATIO,
-
             f"peak_under_{TARGET_PEAK_MB:.0f}_mb": self.app.peak_rss_mb < TARGET_PEAK_MB,
         }
         if self.profile == "canvas":
@@ -949,7 +954,7 @@ def report(result: LoadResult) -> str:
     if result.ratio is not None:
         lines.append(f"p50 ratio app / bare: {result.ratio:.2f}x")
     if result.cpu_ratio is not None:
-        app, bare = (t.summary()["server_cpu_ms_per_stroke"] for t in (result.app, result.bare))
+        app, bare = result.cpu_per_stroke
         lines.append(f"server CPU per stroke app / bare: {app:.1f} / {bare:.1f} ms = "
                      f"{result.cpu_ratio:.2f}x")
     if result.wall is not None:

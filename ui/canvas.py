@@ -30,8 +30,10 @@ DRAWING = "canvas_drawing"  # (canvas key, the initial_drawing passed since the 
 PENDING = "canvas_pending"  # object count the canvas will report once it re-rendered
 STEP = "canvas_step"  # counts undos: makes each initial_drawing new to the canvas
 
+CLIP_KEY = "canvas_clip"  # the container that clips a canvas (CANVAS_CSS, CANVAS_JS find it)
+
 CANVAS_CSS = """<style>
-.st-key-canvas_clip, .st-key-draw_canvas { overflow: hidden; }
+.st-key-canvas_clip { overflow: hidden; }
 .canvas-controls { display: flex; flex-wrap: wrap; gap: .5rem; }
 .canvas-controls button { display: inline-flex; align-items: center; gap: .35rem;
   min-height: 2.5rem; padding: .25rem .75rem; font: inherit; line-height: 1.6;
@@ -55,8 +57,7 @@ CANVAS_CSS = """<style>
 CANVAS_JS = """<script>
 (() => {
   const ACTIONS = { clear: "Reset canvas & history", undo: "Undo", redo: "Redo" };
-  // Where canvases are: inside a clip container of their own, or the Draw tab's column.
-  const CANVASES = ".st-key-canvas_clip *, .st-key-draw_canvas *";
+  const CANVASES = ".st-key-canvas_clip *";  // every canvas sits in a clip container
   const toolbarButton = (control, action) => {
     // The canvas this control row belongs to: the nearest ancestor holding one.
     for (let el = control.parentElement; el; el = el.parentElement) {
@@ -119,9 +120,8 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH, *,
     The strokes (fabric.js objects) are kept in ``st.session_state[OBJECTS]`` for
     ``strokes()`` and ``undo``. ``toolbar=False`` removes the component's own toolbar
     (its edit mode can stop drawing; the page must have called ``page_setup()``): use it
-    with ``canvas_controls()`` beside the canvas. ``clipped``: the caller's container is the
-    Draw tab's column ``draw_canvas``, which clips like ``canvas_clip`` (one container less
-    on every rerun).
+    with ``canvas_controls()`` beside the canvas. ``clipped``: the caller's container already
+    has the key ``CLIP_KEY`` (one container less on every rerun).
 
     Returns:
         (size, size, 4) uint8 RGBA image, or None before the first stroke.
@@ -131,7 +131,7 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH, *,
     drawing = st.session_state.get(DRAWING)
     initial = drawing[1] if drawing and drawing[0] == key else None
     own_clip = not toolbar and not clipped
-    with st.container(key="canvas_clip") if own_clip else contextlib.nullcontext():
+    with st.container(key=CLIP_KEY) if own_clip else contextlib.nullcontext():
         result = st_canvas(
             fill_color="rgba(0, 0, 0, 0)",
             stroke_width=pen,

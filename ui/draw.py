@@ -42,11 +42,11 @@ def _draw_tab(entry: ModelEntry) -> None:
     # would crop it), the prediction sits beside it, and the pictures go beside or below,
     # wherever there is room.
     row = st.container(horizontal=True, gap="small", key="draw_row")
-    col_canvas = row.container(width=canvas.CANVAS_SIZE + 8, key="draw_canvas")
+    # The canvas column is the canvas's clip container itself (no container of its own).
+    col_canvas = row.container(width=canvas.CANVAS_SIZE + 8, key=canvas.CLIP_KEY)
     col_pred = row.container(width=230, key="prediction")  # show_prediction's own key
     with col_canvas:
-        # Clear, Undo and Redo come with the timeline under the canvas, in one element; the
-        # column clips the canvas itself (no container of its own).
+        # Clear, Undo and Redo come with the timeline under the canvas, in one element.
         result = blocks.read_drawing(controls=False, clipped=True)
     if result is None or not result.ok:
         blocks.remember_input(None)

@@ -221,11 +221,11 @@ def lookalikes(entry: ModelEntry, x: np.ndarray, outputs: list[np.ndarray], k: i
         space = ("its input pixels" if la.feature_layer(entry.model) < 0 else
                  f"the {feature.size} values of its last hidden layer")
         markup.html(f'<p class="view-note"><b>It looks like these</b>: the {k} of '
-                f"{len(found.labels):,} MNIST training digits closest to yours in what the "
-                f"network sees ({space}); a red frame marks those labelled {answer}, its "
-                "answer.</p>" + digits_strip_html(None, [str(v) for v in labels], size,
-                                                   [v == answer for v in labels],
-                                                   la.image_uris(found, rows)))
+                    f"{len(found.labels):,} MNIST training digits closest to yours in what the "
+                    f"network sees ({space}); a red frame marks those labelled {answer}, its "
+                    "answer.</p>" + digits_strip_html(None, [str(v) for v in labels], size,
+                                                       [v == answer for v in labels],
+                                                       la.image_uris(found, rows)))
         return rows, sims
 
 
