@@ -90,6 +90,7 @@ def test_choosing_a_unit_shows_what_it_looks_for(
         page.get_by_text("What does a unit look for?").click()
         view = page.locator(".unit-view")
         view.locator("img").first.wait_for()
+        harness.wait_for_app_idle(page)  # the panel's rerun over before the picker is used
         first = view.locator("img").first.get_attribute("src")
         assert "Its weights" in view.inner_text()
         box = page.locator(".st-key-unit_picker [role='combobox']")
