@@ -199,3 +199,68 @@ def test_draw_tab_runs_one_at_a_time_and_never_waits_forever(monkeypatch):
     with draw._ONE_AT_A_TIME:  # a run stuck elsewhere: the next one goes ahead anyway
         draw.draw_tab("late")
     assert runs[-1] == "late" and not draw._ONE_AT_A_TIME.locked()
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """(H, W, 4) RGBA or (H, W) grey uint8 as PNG bytes."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode="RGBA" if pixels.ndim == 3 else "L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_the_canvas_picture_is_read_as_one_channel_of_ink():
+    """White strokes on opaque black: the red channel is the drawing, and preprocessing it
+    gives the network the same input as the whole RGBA picture."""
+    from digits.preprocess import preprocess
+    from ui.canvas import canvas_image
+
+    rgba = canvas_with(4, seed=3)
+    ink = canvas_image(_png(rgba))
+    assert ink.shape == (280, 280) and ink.dtype == np.uint8
+    assert np.array_equal(ink, rgba[..., 0])
+    np.testing.assert_allclose(preprocess(ink).vector, preprocess(rgba).vector, atol=1e-6)
+    grey = canvas_image(_png(rgba[..., 0]))  # another mode: as it decodes
+    assert np.array_equal(grey, rgba[..., 0])
+
+
+def test_an_empty_canvas_is_not_decoded(monkeypatch):
+    """A fresh or cleared canvas (no strokes) reads as None without decoding its picture;
+    one with strokes reads as its (H, W) ink."""
+    import sys
+    import types
+
+    reads: list[str] = []
+
+    class Result:
+        def __init__(self, objects: list[dict]) -> None:
+            self.json_data = {"objects": objects}
+
+        @property
+        def image_bytes(self) -> bytes:
+            reads.append("png")
+            return _png(canvas_with(7))
+
+    state: dict = {"objects": []}
+    fake = types.ModuleType("streamlit_drawable_canvas")  # the real one needs a server
+    fake.st_canvas = lambda **kwargs: Result(state["objects"])
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", fake)
+
+    def page() -> None:
+        import streamlit as st
+
+        from ui import canvas
+
+        image = canvas.draw_canvas("canvas-0", toolbar=False)
+        st.write("none" if image is None else f"{image.shape} {image.dtype} {int(image.sum())}")
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception and at.markdown[0].value == "none" and reads == []
+    state["objects"] = [{"type": "path", "path": [["M", 60, 60], ["L", 220, 60]]}]
+    at.run()
+    ink = int(canvas_with(7)[..., 0].sum())
+    assert not at.exception and at.markdown[0].value == f"(280, 280) uint8 {ink}"
+    assert reads == ["png"]

@@ -13,10 +13,12 @@ rerun per press, as for a stroke. The audience page's Undo is a server-side call
 from __future__ import annotations
 
 import contextlib
+import io
 from typing import Any
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from . import markup
 
@@ -124,7 +126,8 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH, *,
     has the key ``CLIP_KEY`` (one container less on every rerun).
 
     Returns:
-        (size, size, 4) uint8 RGBA image, or None before the first stroke.
+        (size, size) uint8, the drawing's ink (``canvas_image``), or None while nothing is
+        drawn (before the first stroke, after a Clear or an Undo of every stroke).
     """
     from streamlit_drawable_canvas import st_canvas  # registers the component: needs a runtime
 
@@ -145,8 +148,22 @@ def draw_canvas(key: str, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH, *,
             return_image_data=True,
             key=key,
         )
-    record_objects(key, (result.json_data or {}).get("objects") or [])
-    return result.image_data
+    objects = (result.json_data or {}).get("objects") or []
+    record_objects(key, objects)
+    if not objects:  # an empty canvas is plain black: no picture to decode and read
+        return None
+    png = result.image_bytes
+    return None if png is None else canvas_image(png)
+
+
+def canvas_image(png: bytes) -> np.ndarray:
+    """The canvas's PNG as (H, W) uint8 ink. The canvas paints white strokes on opaque black,
+    so its red channel holds the whole drawing: a quarter of the RGBA picture to copy and
+    preprocess on every stroke. A picture of any other mode is returned as it decodes."""
+    with Image.open(io.BytesIO(png)) as img:
+        if img.mode in ("RGBA", "RGB"):
+            return np.asarray(img.getchannel("R"))
+        return np.asarray(img)
 
 
 def record_objects(key: str, objects: list[dict[str, Any]]) -> None:
