@@ -178,7 +178,7 @@ def test_the_answer_after_each_stroke(banks):
 
 
 def test_layers_are_numbered_from_one_everywhere(banks):
-    at = run(model="cnn", layers=True)  # the "Every layer's output" expander open
+    at = run(model="cnn", closer=True)  # the "Look closer" expander open
     table = html_with(at, "class='architecture'")
     assert table and "<td>2</td><td>Conv2D 16 relu</td>" in table[0]
     assert "<td>1</td><td>Reshape</td>" in table[0]
@@ -187,6 +187,17 @@ def test_layers_are_numbered_from_one_everywhere(banks):
     captions = " ".join(image_captions_with(at, "Layer"))
     assert "Layer 2 · Conv2D 16 relu" in captions and "all black" in captions
     assert "Layer 2 · Conv2D 16 relu · its 16 filters" in captions
+
+
+def test_the_close_ups_are_made_only_while_their_expander_is_open(banks):
+    closed = run()
+    assert not image_captions_with(closed, "")  # no picture of the steps or layers
+    at = run(closer=True)
+    captions = image_captions_with(at, "")
+    assert [c for c in captions if c[:2] in ("1.", "2.", "3.", "4.")] == [
+        "1. ink", "2. cropped", "3. scaled to 20 px", "4. centred in 28×28"]
+    assert any("units are switched on by your drawing" in c for c in captions)
+    assert markdown_with(at, "How your drawing becomes") and markdown_with(at, "Every layer")
 
 
 def test_clear_undo_and_redo_are_page_buttons_not_widgets(banks):

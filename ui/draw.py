@@ -1,7 +1,7 @@
 """The explore page's Draw tab: canvas -> preprocessing -> prediction, with what the network
 said after each stroke, the 28x28 input and what each pixel of ink did for the answer, the
 "Wrong? The right digit is" control, the network diagram with its unit picker, the training
-digits the drawing looks like, and (in expanders) the preprocessing steps and every layer."""
+digits the drawing looks like, and (in an expander) the preprocessing steps and every layer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from . import network_view as nv
 from .errors import friendly
 from .models import ModelEntry
 
+CLOSER = "Look closer: the steps to the 28×28 input, and every layer's output"
+CLOSER_KEY = "closer"
 INPUT_WIDTH = 300  # px: the 28x28 input and its saliency, side by side
 # One Draw-tab run at a time in this server process: runs of several sessions that overlap
 # spend CPU handing the GIL back and forth (numpy releases it on every larger array). In an A/B
@@ -70,13 +72,13 @@ def _draw_tab(entry: ModelEntry) -> None:
         nv.network_diagram(entry, x, thought.outputs, thought.probabilities,
                            heading="Watch the network think")
         nv.lookalikes(entry, x, thought.outputs)
-        steps = st.expander("How your drawing becomes the network's 28×28 input", key="steps",
-                            on_change="rerun")
-        if steps.open:  # drawn only when open: images cost time on every stroke
-            with steps:
+        # One expander for both close-ups (one element per stroke while closed), filled only
+        # while open: their pictures cost time on every stroke.
+        closer = st.expander(CLOSER, key=CLOSER_KEY, on_change="rerun",
+                             icon=":material/zoom_in:")
+        if closer.open:
+            with closer:
+                st.markdown("**How your drawing becomes the network's 28×28 input**")
                 blocks.show_preprocessing(result)
-        layers = st.expander("Every layer's output, unit by unit", key="layers",
-                             on_change="rerun")
-        if layers.open:
-            with layers:
+                st.markdown("**Every layer's output, unit by unit**")
                 blocks.show_layers(entry.model, outputs=thought.outputs)
