@@ -564,6 +564,7 @@ def augment_batch(
     elastic_alpha: float = 0.0,
     elastic_sigma: float = 4.0,
     elastic_p: float = 1.0,
+    elastic_rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Randomly augment a batch of flattened 28x28 digits.
 
@@ -612,6 +613,8 @@ def augment_batch(
         elastic_alpha, elastic_sigma: the elastic distortion's strength and
             smoothness in pixels (0 = none).
         elastic_p: probability that an example is distorted elastically, in [0, 1].
+        elastic_rows: (n,) bool, the examples that may be distorted elastically (the others
+            never are, e.g. generated drawings beside MNIST); None: all of them.
 
     Returns:
         New float32 array of shape (n, 784) with values in [0, 1].
@@ -666,6 +669,11 @@ def augment_batch(
     if elastic_alpha > 0.0:
         fields = elastic_fields(n, rng, elastic_alpha, elastic_sigma)
         fields[:, rng.random(n) >= elastic_p] = 0.0
+        if elastic_rows is not None:
+            rows = np.asarray(elastic_rows, dtype=bool)
+            if rows.shape != (n,):
+                raise ValueError(f"elastic_rows must have shape ({n},); got {rows.shape}")
+            fields[:, ~rows] = 0.0
 
     mats = affine_matrices(angle, scl, shr, tx, ty, shape=IMAGE_SHAPE)
     changed = u_thick < thickness_p

@@ -10,10 +10,14 @@ Seven kinds, drawn with the same pen, hand and appearances as ``digits.drawn``:
 * ``two_digits`` – two digits side by side;
 * ``piece`` – a piece of a digit (a third to a half of its strokes).
 
-Three parts, each with its own seed:
+Four parts, each with its own seed:
 
 * ``train`` – outlier-exposure training data (letters A E H, symbols + = #, squares and
-  triangles, and the parametric faces, scribbles, digit pairs and pieces);
+  triangles, and the parametric faces, scribbles, digit pairs and pieces); the shipped CNN's;
+* ``train_wide`` – more varied outlier-exposure training data, the shipped MLP's: ``train``'s
+  and letters L V P π Σ (no T: slanted, it is a 7), symbols − ~ ^ ≈ ± ≠, rectangles,
+  pentagons, trapezoids, parallelograms, envelopes, cubes, clouds and stick figures, scribbles
+  of four processes (the dev curves, cursive loops, jagged polylines, waves);
 * ``dev`` – for choosing thresholds and recipes: *other* letters (K M W), symbols (? * arrow)
   and shapes (stars, crossed circles) than ``train``, so it measures how outlier exposure
   carries over to things it was not trained on;
@@ -62,8 +66,17 @@ _LETTERS: dict[str, Callable[[Callable[[float, float], float]], Strokes]] = {
     "Y": lambda u: [_line((0, 0), (0.3, u(0.4, 0.55)), (0.6, 0)),
                     _line((0.3, u(0.4, 0.55)), (0.3, 1))],
     "D": lambda u: [_line((0, 0), (0, 1)), _spline((0, 0), (0.5, 0.15), (0.55, 0.6), (0, 1))],
+    # training only (outlier exposure); none of them looks like a digit
+    "L": lambda u: [_line((0, 0), (0, 1), (u(0.45, 0.65), 1))],
+    "V": lambda u: [_line((0, 0), (u(0.3, 0.4), 1), (0.7, 0))],
+    "P": lambda u: [_line((0, 1), (0, 0)),
+                    _spline((0, 0), (0.45, 0.03), (0.5, 0.25), (0.05, u(0.45, 0.55)))],
+    "pi": lambda u: [_line((0, 0.1), (0.8, 0.1)), _line((0.2, 0.1), (0.18, 1)),
+                     _spline((0.6, 0.1), (0.58, 0.7), (0.7, 0.95), (0.8, 0.9))],
+    "sigma": lambda u: [_line((0.65, 0), (0, 0), (u(0.35, 0.45), 0.5), (0, 1), (0.65, 1))],
 }
 _TRAIN_LETTERS = ("A", "E", "H")
+_WIDE_LETTERS = (*_TRAIN_LETTERS, "L", "V", "P", "pi", "sigma")
 _DEV_LETTERS = ("K", "M", "W")
 _TEST_LETTERS = ("F", "N", "R", "X", "Y", "D")
 
@@ -103,8 +116,20 @@ _SYMBOLS: dict[str, _Maker] = {
                              (0.0, 0.5), (0.3, 0.95), (0.75, 0.9))],
     "division": lambda r: [_line((0, 0.5), (0.8, 0.5)), _line((0.4, 0.15), (0.41, 0.17)),
                            _line((0.4, 0.85), (0.41, 0.87))],
+    # training only
+    "minus": lambda r: [_line((0, 0.5), (float(r.uniform(0.5, 1.0)), 0.5))],
+    "tilde": lambda r: [_spline((0, 0.6), (0.25, 0.4), (0.5, 0.55), (0.75, 0.6), (1.0, 0.4))],
+    "caret": lambda r: [_line((0, 0.6), (0.35, 0.1), (0.7, 0.6))],
+    "approx": lambda r: [_spline((0, 0.4), (0.25, 0.25), (0.5, 0.4), (0.75, 0.45), (1.0, 0.3)),
+                         _spline((0, 0.7), (0.25, 0.55), (0.5, 0.7), (0.75, 0.75), (1.0, 0.6))],
+    "plus_minus": lambda r: [_line((0.35, 0), (0.35, 0.6)), _line((0, 0.3), (0.7, 0.3)),
+                             _line((0, 0.85), (0.7, 0.85))],
+    "not_equal": lambda r: [_line((0, 0.35), (0.8, 0.35)), _line((0, 0.65), (0.8, 0.65)),
+                            _line((0.6, 0.05), (0.2, 0.95))],
 }
 _TRAIN_SYMBOLS = ("plus", "equals", "hash")
+_WIDE_SYMBOLS = (*_TRAIN_SYMBOLS, "minus", "tilde", "caret", "approx", "plus_minus",
+                 "not_equal")
 _DEV_SYMBOLS = ("question", "star", "arrow")
 _TEST_SYMBOLS = ("percent", "infinity", "check", "less", "at", "division")
 
@@ -120,6 +145,21 @@ def _spiral(rng: np.random.Generator) -> Strokes:
     return [np.stack([0.5 + r * np.cos(t), 0.5 + r * np.sin(t)], 1)]
 
 
+def _polygon(sides: int) -> _Maker:
+    def make(rng: np.random.Generator) -> Strokes:
+        a = np.deg2rad(float(rng.uniform(0, 360)) + 360 / sides * np.arange(sides + 1))
+        return [np.stack([0.5 + 0.5 * np.cos(a), 0.5 + 0.5 * np.sin(a)], 1)]
+    return make
+
+
+def _cloud(rng: np.random.Generator) -> Strokes:
+    """Bumps around an ellipse: a cloud or a flower."""
+    bumps = int(rng.integers(5, 9))
+    t = np.linspace(0, 2 * np.pi, 240)
+    r = 0.4 + 0.1 * np.abs(np.sin(bumps * t / 2))
+    return [np.stack([0.5 + r * np.cos(t) * 1.2, 0.5 + r * np.sin(t) * 0.8], 1)]
+
+
 _SHAPES: dict[str, _Maker] = {
     "square": lambda r: [_line((0, 0), (0.9, 0), (0.9, 0.9), (0, 0.9), (0, 0))],
     "triangle": lambda r: [_line((0.45, 0), (0.9, 0.85), (0, 0.85), (0.45, 0))],
@@ -132,8 +172,24 @@ _SHAPES: dict[str, _Maker] = {
     "house": lambda r: [_line((0, 0.4), (0, 1), (0.8, 1), (0.8, 0.4), (0, 0.4), (0.4, 0),
                               (0.8, 0.4))],
     "diamond": lambda r: [_line((0.4, 0), (0.8, 0.5), (0.4, 1), (0, 0.5), (0.4, 0))],
+    # training only
+    "rectangle": lambda r: [_line((0, 0.25), (1, 0.25), (1, 0.75), (0, 0.75), (0, 0.25))],
+    "pentagon": _polygon(5),
+    "trapezoid": lambda r: [_line((0.25, 0.2), (0.75, 0.2), (1, 0.8), (0, 0.8), (0.25, 0.2))],
+    "parallelogram": lambda r: [_line((0.3, 0.2), (1, 0.2), (0.7, 0.8), (0, 0.8), (0.3, 0.2))],
+    "envelope": lambda r: [_line((0, 0.2), (1, 0.2), (1, 0.8), (0, 0.8), (0, 0.2)),
+                           _line((0, 0.2), (0.5, 0.55), (1, 0.2))],
+    "cube": lambda r: [_line((0, 0.3), (0.7, 0.3), (0.7, 1), (0, 1), (0, 0.3)),
+                       _line((0, 0.3), (0.3, 0), (1, 0), (1, 0.7), (0.7, 1)),
+                       _line((0.7, 0.3), (1, 0))],
+    "cloud": _cloud,
+    "stick_figure": lambda r: [_circle(0.5, 0.15, 0.15, r), _line((0.5, 0.3), (0.5, 0.7)),
+                               _line((0.2, 0.45), (0.8, 0.45)),
+                               _line((0.25, 1), (0.5, 0.7), (0.75, 1))],
 }
 _TRAIN_SHAPES = ("square", "triangle")
+_WIDE_SHAPES = (*_TRAIN_SHAPES, "rectangle", "pentagon", "trapezoid", "parallelogram",
+                "envelope", "cube", "cloud", "stick_figure")
 _DEV_SHAPES = ("star5", "crossed_circle")
 _TEST_SHAPES = ("heart", "spiral", "house", "diamond")
 
@@ -196,6 +252,26 @@ def _scribble_test(rng: np.random.Generator) -> Strokes:
     return [np.array(pts)]
 
 
+def _scribble_wide(rng: np.random.Generator) -> Strokes:
+    """Training-only scribbles: a smooth curve (as dev), cursive loops, a jagged polyline or
+    a wave."""
+    which = int(rng.integers(4))
+    if which == 0:
+        return _scribble_dev(rng)
+    if which == 1:  # a row of loops, like "llll" in joined-up writing
+        loops = float(rng.uniform(2.5, 6))
+        t = np.linspace(0, 2 * np.pi * loops, int(60 * loops))
+        x = t / t[-1] + 0.12 * np.sin(t) * float(rng.uniform(0.5, 1.0))
+        y = 0.5 - 0.35 * np.cos(t) * float(rng.uniform(0.5, 1.0))
+        return [np.stack([x, y], 1)]
+    if which == 2:  # straight lines between random points
+        pts = rng.uniform(0, 1, size=(int(rng.integers(5, 11)), 2))
+        return [_line(*map(tuple, pts))]
+    waves = float(rng.uniform(1.5, 5))
+    t = np.linspace(0, 1, 150)
+    return [np.stack([t, 0.5 + float(rng.uniform(0.1, 0.3)) * np.sin(2 * np.pi * waves * t)], 1)]
+
+
 # --------------------------------------------------------------------------- digit-made
 
 
@@ -233,6 +309,15 @@ _GENERATORS: dict[str, dict[str, _Maker]] = {
         "shape": _from(_SHAPES, _TRAIN_SHAPES),
         "face": _smiley,
         "scribble": _scribble_dev,
+        "two_digits": _two_digits(drawn.STYLES),
+        "piece": _piece(drawn.STYLES, (0, 2, 3, 5, 8)),
+    },
+    "train_wide": {
+        "letter": _letter(_WIDE_LETTERS),
+        "symbol": _from(_SYMBOLS, _WIDE_SYMBOLS),
+        "shape": _from(_SHAPES, _WIDE_SHAPES),
+        "face": _smiley,
+        "scribble": _scribble_wide,
         "two_digits": _two_digits(drawn.STYLES),
         "piece": _piece(drawn.STYLES, (0, 2, 3, 5, 8)),
     },
@@ -300,7 +385,8 @@ def make_nondigits(part: str, n: int = 1000, seed: int | None = None,
     if n < 0:
         raise ValueError(f"n: expected >= 0, got {n}")
     if seed is None:
-        seed = {"train": TRAIN_SEED, "dev": DEV_SEED, "test": TEST_SEED}[part]
+        seed = {"train": TRAIN_SEED, "train_wide": TRAIN_SEED, "dev": DEV_SEED,
+                "test": TEST_SEED}[part]
     out = []
     for i in range(n):
         rng = np.random.default_rng([seed, i])

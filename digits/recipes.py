@@ -23,6 +23,7 @@ from .augment import augment_batch
 
 N_CLASSES = 10
 INPUT_SIZE = 784
+OUTLIER_PARTS = ("train", "train_wide")  # the training parts of digits.nondigits
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class TrainConfig:
     # dev generators with a uniform target (outlier exposure: "no digit is more likely").
     drawn_train: int = 0
     outlier_train: int = 0
+    outlier_part: str = "train"  # digits.nondigits part: "train" or the more varied "train_wide"
+    # which examples augment_params' elastic distortion (elastic_alpha > 0) may touch: "all",
+    # or "mnist" only (it opens and closes the gaps of the generated gappy drawings)
+    elastic_on: str = "all"
 
     def __post_init__(self) -> None:
         if self.arch not in ("mlp", "cnn"):
@@ -73,6 +78,11 @@ class TrainConfig:
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} expected an integer >= 0. "
                                  f"Received: {getattr(self, name)!r}")
+        if self.outlier_part not in OUTLIER_PARTS:
+            raise ValueError(f"outlier_part expected one of {OUTLIER_PARTS}. "
+                             f"Received: {self.outlier_part!r}")
+        if self.elastic_on not in ("all", "mnist"):
+            raise ValueError(f"elastic_on expected 'all' or 'mnist'. Received: {self.elastic_on!r}")
         if self.arch == "cnn" and not (1 <= int(self.kernel) <= 9 and int(self.kernel) % 2):
             raise ValueError(f"kernel expected an odd size 1..9. Received: {self.kernel!r}")
         if self.limit is not None and self.limit <= 0:
@@ -210,13 +220,20 @@ def train_model(
                                                  + (1 - config.min_lr_ratio) * cosine)
         return callback(p) if callback is not None else None
 
-    augment = partial(augment_batch, **config.augment_params) if config.augment else None
+    augment: Callable[..., np.ndarray] | None = None
+    if config.augment:
+        augment = partial(augment_batch, **config.augment_params)
+    by_rows = config.augment and config.elastic_on == "mnist"
+    if by_rows:
+        def augment(Xb: np.ndarray, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+            return augment_batch(Xb, rng, elastic_rows=rows < mnist_examples,
+                                 **config.augment_params)
     start = time.perf_counter()
     history = nn.fit(
         model, X, targets, config.batch_size, config.epochs, config.lr,
         optimizer=optimizer, loss=config.loss, seed=config.seed, verbose=verbose,
         validation_data=(X_val, y_val) if len(X_val) else None,
-        callback=on_progress, augment=augment,
+        callback=on_progress, augment=augment, augment_rows=by_rows,
     )
     return TrainResult(model, history, time.perf_counter() - start, mnist_examples, len(X_val),
                        len(X) - mnist_examples)
@@ -226,12 +243,12 @@ DRAWN_TRAIN_SEED = 424242
 OUTLIER_TRAIN_SEED = 515151
 
 
-def generated_training_data(drawn: int, outliers: int) -> tuple[np.ndarray, np.ndarray,
-                                                                 np.ndarray]:
+def generated_training_data(drawn: int, outliers: int, outlier_part: str = "train"
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generated training inputs from the dev styles only (cached): ``drawn`` hard-set digits
     (dev shapes and conditions, seed ``DRAWN_TRAIN_SEED``, 140×140 canvases for speed) and
-    ``outliers`` non-digits (the ``train`` part of ``digits.nondigits``, whose letters, symbols
-    and shapes are not the dev ones; seed ``OUTLIER_TRAIN_SEED``).
+    ``outliers`` non-digits (``outlier_part``, ``train`` or ``train_wide`` of ``digits.nondigits``,
+    whose letters, symbols and shapes are not the dev ones; seed ``OUTLIER_TRAIN_SEED``).
 
     Returns (X_drawn (drawn', 784), y_drawn (drawn',), X_outliers (outliers', 784)); drawings
     that preprocessing rejects are left out, so drawn' <= drawn and outliers' <= outliers."""
@@ -245,7 +262,7 @@ def generated_training_data(drawn: int, outliers: int) -> tuple[np.ndarray, np.n
     else:
         X_d, y_d = np.zeros((0, INPUT_SIZE), np.float32), np.zeros(0, np.int64)
     if outliers:
-        X_o = evaluation.nondigit_inputs("train", outliers, seed=OUTLIER_TRAIN_SEED,
+        X_o = evaluation.nondigit_inputs(outlier_part, outliers, seed=OUTLIER_TRAIN_SEED,
                                          size=(140, 140))["X"]
     else:
         X_o = np.zeros((0, INPUT_SIZE), np.float32)
@@ -256,7 +273,8 @@ def with_generated_data(X: np.ndarray, y: np.ndarray, config: TrainConfig
                         ) -> tuple[np.ndarray, np.ndarray]:
     """MNIST (X (n, 784), y (n,)) plus the config's generated data, as (X', T') with soft
     targets T' (n', 10): one-hot rows for digits, 1/10 everywhere for non-digits."""
-    X_d, y_d, X_o = generated_training_data(config.drawn_train, config.outlier_train)
+    X_d, y_d, X_o = generated_training_data(config.drawn_train, config.outlier_train,
+                                            config.outlier_part)
     labels = np.concatenate([y, y_d]).astype(np.int64)
     T = np.zeros((len(labels) + len(X_o), N_CLASSES), dtype=np.float32)
     T[np.arange(len(labels)), labels] = 1.0

@@ -146,7 +146,8 @@ def fit(
     verbose: bool = True,
     callback: Callable[[Progress], bool | None] | None = None,
     weight_decay: float = 0.0,
-    augment: Callable[[Array, np.random.Generator], Array] | None = None,
+    augment: Callable[..., Array] | None = None,
+    augment_rows: bool = False,
     diverge_ratio: float | None = 5.0,
     threads: int = 1,
 ) -> History:
@@ -166,6 +167,8 @@ def fit(
         callback: called with a Progress after each batch and epoch; return True to stop.
         weight_decay: L2 weight decay added to weight gradients.
         augment: ``augment(X_batch, rng) -> X_batch``, applied to every training batch.
+        augment_rows: call ``augment(X_batch, rng, rows)`` instead, ``rows`` (b,) the batch's
+            row numbers in X, for augmentation that depends on where an example came from.
         diverge_ratio: stop when the loss, smoothed over batches, grows above this many times
             its first batch's (at least 1.0), from the 10th batch on; None turns this off
             (NaN and infinite losses always stop training).
@@ -257,7 +260,7 @@ def fit(
                 Tb = T[idx]
                 labels_b = Tb if Tb.ndim == 1 else labels[idx]
                 if augment is not None:
-                    Xb = augment(Xb, rng)
+                    Xb = augment(Xb, rng, idx) if augment_rows else augment(Xb, rng)
                 if shards is not None:  # the whole step in shards, check() before the update
                     Y, batch_loss = shards.train_step(Xb, Tb, loss_fn, opt, check)
                 else:

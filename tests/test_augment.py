@@ -395,6 +395,18 @@ def test_elastic_in_augment_batch_is_seeded_and_off_by_default(batch: np.ndarray
     np.testing.assert_allclose(none, plain, atol=1e-6)
 
 
+def test_elastic_rows_pick_the_examples_that_are_distorted(batch: np.ndarray) -> None:
+    plain = augment_batch(batch, np.random.default_rng(3), elastic_alpha=1.5, elastic_p=0.0)
+    every = augment_batch(batch, np.random.default_rng(3), elastic_alpha=1.5)
+    rows = np.arange(len(batch)) % 2 == 0
+    some = augment_batch(batch, np.random.default_rng(3), elastic_alpha=1.5, elastic_rows=rows)
+    np.testing.assert_allclose(some[~rows], plain[~rows], atol=1e-6)  # left alone
+    np.testing.assert_array_equal(some[rows], every[rows])  # the same distortion as without
+    assert (np.abs(some[rows] - plain[rows]).sum(axis=1) > 1.0).all()
+    with pytest.raises(ValueError, match="elastic_rows"):
+        augment_batch(batch, np.random.default_rng(3), elastic_alpha=1.5, elastic_rows=rows[:1])
+
+
 @pytest.mark.parametrize("kwargs, name", [({"elastic_alpha": -1.0}, "elastic_alpha"),
                                           ({"elastic_alpha": 1.0, "elastic_sigma": 0.0},
                                            "sigma"),

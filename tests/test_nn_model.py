@@ -259,6 +259,21 @@ def test_every_example_used_once_per_epoch_and_epoch_means_are_true_means():
     assert len(hist.loss) == 2 and hist.steps == 10
 
 
+def test_augment_rows_gives_the_batch_rows_numbers_in_x():
+    n, batch = 23, 5
+    X = np.arange(n * 12, dtype=np.float32).reshape(n, 12) / (n * 12)
+    rows_seen = []
+
+    def spy(xb, r, rows):
+        np.testing.assert_array_equal(xb, X[rows])  # the numbers of exactly these rows
+        rows_seen.extend(rows.tolist())
+        return xb
+
+    nn.fit(mlp(), X, rng.integers(0, 10, n), batch, 2, 0.01, verbose=False, seed=0,
+           augment=spy, augment_rows=True)
+    assert sorted(rows_seen[:n]) == list(range(n)) and sorted(rows_seen[n:]) == list(range(n))
+
+
 def test_epoch_loss_is_the_mean_over_examples():
     # With lr tiny, weights barely move: the epoch loss equals the mean loss over all examples.
     model = Model([Dense(10, "softmax")], input_shape=(12,), dtype="float64")

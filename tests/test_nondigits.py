@@ -35,10 +35,29 @@ def test_bad_arguments() -> None:
 def test_train_dev_and_test_parts_draw_from_disjoint_letters_symbols_and_shapes() -> None:
     from digits import nondigits as nd
 
-    for names in (("_TRAIN_LETTERS", "_DEV_LETTERS", "_TEST_LETTERS"),
-                  ("_TRAIN_SYMBOLS", "_DEV_SYMBOLS", "_TEST_SYMBOLS"),
-                  ("_TRAIN_SHAPES", "_DEV_SHAPES", "_TEST_SHAPES")):
+    for names in (("_WIDE_LETTERS", "_DEV_LETTERS", "_TEST_LETTERS"),
+                  ("_WIDE_SYMBOLS", "_DEV_SYMBOLS", "_TEST_SYMBOLS"),
+                  ("_WIDE_SHAPES", "_DEV_SHAPES", "_TEST_SHAPES")):
         train, dev, test = (set(getattr(nd, n)) for n in names)
         assert train and dev and test
         assert not (train & dev or train & test or dev & test), names
-    assert [s.kind for s in make_nondigits("train", 7)] == list(KINDS)
+    # the wider training part holds the narrower one (the shipped CNN's) and more
+    for kind in ("LETTERS", "SYMBOLS", "SHAPES"):
+        narrow, wide = getattr(nd, f"_TRAIN_{kind}"), getattr(nd, f"_WIDE_{kind}")
+        assert set(narrow) < set(wide) and wide[: len(narrow)] == narrow
+    for part in ("train", "train_wide"):
+        assert [s.kind for s in make_nondigits(part, 7)] == list(KINDS)
+
+
+def test_the_wide_training_part_draws_other_letters_shapes_and_scribbles() -> None:
+    for kind in ("letter", "shape", "scribble"):
+        drawings = {part: [render_nondigit(kind, part, np.random.default_rng(i), "gray",
+                                           (140, 140)).image for i in range(6)]
+                    for part in ("train", "train_wide")}
+        differ = [not np.array_equal(a, b)
+                  for a, b in zip(drawings["train"], drawings["train_wide"], strict=True)]
+        assert any(differ), kind
+    # faces, digit pairs and pieces come from the same generators in both
+    face = [render_nondigit("face", part, np.random.default_rng(3), "gray", (140, 140)).image
+            for part in ("train", "train_wide")]
+    assert np.array_equal(*face)
