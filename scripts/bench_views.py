@@ -98,7 +98,8 @@ def bench_model(model: nn.Model, xs: list[np.ndarray],
     bank = None
     if digits_ is not None:
         start = time.perf_counter()
-        bank = la.build_bank(model, *digits_)
+        n = la.bank_size(model)  # as the app's bank for this model
+        bank = la.build_bank(model, digits_[0][:n], digits_[1][:n])
         label = f"bank of {len(bank.labels)} digits (once per model)"
         print(f"  {label:<34} wall {time.perf_counter() - start:6.2f} s")
 

@@ -36,8 +36,8 @@ TIMELINE_CACHE_MAX = 400
 # ------------------------------------------------------------------------ training digits
 
 
-PREPARING = ("Reading 20 000 training digits with this network first (once per model, a few "
-             "seconds); they appear with your next stroke.")
+PREPARING = ("Reading 10 000-20 000 training digits with this network first (once per model, "
+             "a few seconds); they appear with your next stroke.")
 
 
 def bank(entry: ModelEntry, wait: bool = False) -> la.Bank | str:
@@ -50,7 +50,7 @@ def bank(entry: ModelEntry, wait: bool = False) -> la.Bank | str:
             return ready
         if not wait:
             return la.request_bank(entry.model, la.training_digits) or PREPARING
-        with st.spinner("Reading 20 000 training digits with this network (once per model)…"):
+        with st.spinner("Reading the training digits with this network (once per model)…"):
             return la.bank_for(entry.model, la.training_digits)
     except DataError as exc:
         log.warning("no MNIST for the look-alikes: %s", exc)
