@@ -56,8 +56,7 @@ data: setup
 # Retrain the shipped models (same seed, same weights) with their cards and plots.
 train: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python scripts/train.py --recipe mlp --out weights/mlp.npz
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python scripts/train.py --recipe cnn_base --out build/cnn_base.npz --no-drawn --no-plots
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python scripts/train.py --recipe cnn --init build/cnn_base.npz --out weights/cnn.npz
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python scripts/train.py --recipe cnn --out weights/cnn.npz
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python scripts/train.py --recipe seed --out weights/seed_recipe.npz
 
 bench: setup-dev

@@ -535,7 +535,7 @@ def test_an_upload_at_the_limit_is_told_so_in_mebibytes(at: AppTest) -> None:
     at.file_uploader(key="rt_upload").set_value(
         ("big.npz", bytes(MAX_UPLOAD_BYTES + 1), "application/octet-stream")).run()
     errors = texts(at.error)
-    assert "the limit is 5 MiB" in errors and "MB" not in errors.replace("MiB", "")
+    assert "the limit is 8 MiB" in errors and "MB" not in errors.replace("MiB", "")
 
 
 def test_the_diverged_message_shows_the_learning_rate_as_set(at: AppTest) -> None:

@@ -86,8 +86,8 @@ def html_with(at: AppTest, text: str) -> list[str]:
     return [h.proto.body for h in at.get("html") if text in h.proto.body]
 
 
-@pytest.mark.parametrize("model, shown", [("mlp", "12 of 512 shown"),
-                                          ("cnn", "8 of 16 shown")])
+@pytest.mark.parametrize("model, shown", [("mlp", "12 of 800 shown"),
+                                          ("cnn", "8 of 32 shown")])
 def test_the_draw_tab_shows_the_diagram_the_lookalikes_and_a_unit(banks, model, shown):
     at = run(model=model, **{nv.UNIT_PANEL_KEY: True})
     svgs = diagrams(at)
@@ -180,13 +180,13 @@ def test_the_answer_after_each_stroke(banks):
 def test_layers_are_numbered_from_one_everywhere(banks):
     at = run(model="cnn", closer=True)  # the "Look closer" expander open
     table = html_with(at, "class='architecture'")
-    assert table and "<td>2</td><td>Conv2D 16 relu</td>" in table[0]
+    assert table and "<td>2</td><td>Conv2D 32 relu</td>" in table[0]
     assert "<td>1</td><td>Reshape</td>" in table[0]
     svg = diagrams(at)[0]
-    assert ">Layer 2</text>" in svg and ">Conv2D 16 relu</text>" in svg
+    assert ">Layer 2</text>" in svg and ">Conv2D 32 relu</text>" in svg
     captions = " ".join(image_captions_with(at, "Layer"))
-    assert "Layer 2 · Conv2D 16 relu" in captions and "all black" in captions
-    assert "Layer 2 · Conv2D 16 relu · its 16 filters" in captions
+    assert "Layer 2 · Conv2D 32 relu" in captions and "all black" in captions
+    assert "Layer 2 · Conv2D 32 relu · its 32 filters" in captions
 
 
 def test_the_close_ups_are_made_only_while_their_expander_is_open(banks):

@@ -212,7 +212,8 @@ def test_the_shipped_cnn_diagram_has_map_thumbnails_and_valid_edges():
         assert E[:, 0].max() < len(d.columns[g].units)
         assert E[:, 1].max() < len(d.columns[g + 1].units)
     svg = network.diagram_svg(d, model)
-    assert "8 of 16 shown" in svg and "12 of 128 shown" in svg
+    filters = model.layers[1].params["W"].shape[0]  # the shipped recipe's first conv
+    assert f"8 of {filters} shown" in svg and "12 of 128 shown" in svg
 
 
 def test_model_without_hidden_layers_still_draws():
@@ -473,6 +474,30 @@ def test_bank_cache_is_per_weights_not_per_object():
     la.clear_banks()
 
 
+def test_a_wide_last_hidden_layer_gets_fewer_bank_digits(monkeypatch):
+    """The bank holds at most BANK_FEATURES stored values: all of BANK_SIZE digits for a
+    narrow last hidden layer, fewer for a wide one (never below MIN_BANK_SIZE), and
+    bank_for builds it from that many."""
+    def mlp(*hidden: int) -> nn.Model:
+        return nn.Model([*(nn.Dense(h) for h in hidden), nn.Dense(10, "softmax")],
+                        input_shape=(784,), seed=0)
+
+    assert la.bank_size(mlp(512, 128)) == la.BANK_SIZE
+    assert la.bank_size(mlp(800, 800)) == la.BANK_FEATURES // 800 < la.BANK_SIZE
+    assert la.bank_size(nn.Model([nn.Dense(10, "softmax")], input_shape=(784,))) == (
+        min(la.BANK_SIZE, la.BANK_FEATURES // 784))
+    assert la.bank_size(mlp(16), most=300) == 300
+    monkeypatch.setattr(la, "BANK_FEATURES", 16 * 40)  # 40 digits of 16 features
+    monkeypatch.setattr(la, "MIN_BANK_SIZE", 30)
+    assert la.bank_size(mlp(64)) == 30  # 10 digits of 64 would be too few
+    la.clear_banks()
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (100, 28, 28)).astype(np.uint8)
+    bank = la.bank_for(mlp(16), lambda: (images, np.arange(100) % 10), size=100)
+    assert len(bank.labels) == 40 and bank.features.shape == (40, 16)
+    la.clear_banks()
+
+
 # ------------------------------------------------------------------------------ neurons
 
 
@@ -489,11 +514,12 @@ def test_first_layer_unit_shows_its_weights_and_deeper_units_their_gradient():
     active = outputs[0][0] > 0
     expected = (model.layers[0].params["W"][:, active] @ model.layers[1].params["W"][active, 3])
     np.testing.assert_allclose(w.picture.ravel(), expected, rtol=1e-4, atol=1e-5)
-    assert 1 <= w.rank <= 256 and w.total == 256
+    width = model.layers[1].params["W"].shape[1]  # the second hidden layer's units
+    assert 1 <= w.rank <= width and w.total == width
     with pytest.raises(ValueError, match="layer expected"):
         neurons.describe_unit(model, x, outputs, 2, 0)
     with pytest.raises(ValueError, match="unit expected"):
-        neurons.describe_unit(model, x, outputs, 1, 256)
+        neurons.describe_unit(model, x, outputs, 1, width)
 
 
 # ----------------------------------------------------------------------------- timeline

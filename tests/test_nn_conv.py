@@ -493,7 +493,7 @@ def test_skipping_the_first_layers_input_gradient_leaves_the_weight_gradients_al
 
 # --- the default CNN against a straightforward float64 reference ---------------------------------
 def default_cnn(seed=0) -> nn.Model:
-    """The shipped CNN recipe's architecture (conv16-pool-conv32-pool-dense128-dense10)."""
+    """The shipped CNN recipe's architecture (conv32-pool-conv64-pool-dense128-dense10)."""
     from digits.recipes import RECIPES, build_cnn, with_overrides
 
     return build_cnn(with_overrides(RECIPES["cnn"], seed=seed))
@@ -539,7 +539,7 @@ def reference_unpool(dY, index):
 
 
 def reference_gradients(params, X, labels):
-    """Loss and every parameter's gradient of conv16-pool-conv32-pool-dense128-dense10
+    """Loss and every parameter's gradient of conv32-pool-conv64-pool-dense128-dense10
     (relu, softmax cross-entropy, batch mean) in float64, step by step."""
     p = {k: v.astype(np.float64) for k, v in params.items()}
     A0 = X.astype(np.float64).reshape(-1, 1, 28, 28)

@@ -114,8 +114,8 @@ def test_uploads_that_are_not_model_files_are_refused(content: bytes, match: str
 def test_the_size_limit_is_inclusive_and_stated_in_mebibytes() -> None:
     raw = file_of(build_model(TrainConfig(hidden=(8,)))).getvalue()
     uploads.load_uploaded_model(io.BytesIO(raw), max_bytes=len(raw))  # exactly at the limit
-    with pytest.raises(nn.ModelFileError, match=r"the limit is 5 MiB\.$"):
-        uploads.load_uploaded_model(io.BytesIO(raw + b"\0" * (5 * 2**20)))
+    with pytest.raises(nn.ModelFileError, match=r"the limit is 8 MiB\.$"):
+        uploads.load_uploaded_model(io.BytesIO(raw + b"\0" * (8 * 2**20)))
     assert uploads.mebibytes(20 * 2**20) == "20 MiB"  # not "21 MB"
     assert uploads.mebibytes(int(5.25 * 2**20)) == "5.2 MiB"
 

@@ -58,7 +58,7 @@ def draw_until_lookalikes(page: Page) -> None:
     raise AssertionError("the look-alikes never appeared")
 
 
-@pytest.mark.parametrize("model, shown", [("mlp", "12 of 512 shown"), ("cnn", "8 of 16 shown")])
+@pytest.mark.parametrize("model, shown", [("mlp", "12 of 800 shown"), ("cnn", "8 of 32 shown")])
 def test_the_diagram_and_the_lookalikes_follow_the_drawing(
         browser: Browser, streamlit_url: Callable[[str | Path], str], model: str,
         shown: str) -> None:
