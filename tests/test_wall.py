@@ -366,3 +366,13 @@ def test_as_wall_image_scales_to_bytes():
     img = wall.as_wall_image(v)
     assert img.shape == (28, 28) and img.dtype == np.uint8
     assert img[0, 0] == 0 and img[-1, -1] == 255
+
+
+def test_the_suite_never_writes_the_users_own_wall(_a_wall_of_the_tests_own):
+    from digits.data import cache_dir
+
+    chosen = open_wall()  # what a page opened by a test opens
+    assert isinstance(chosen, SQLiteWall)
+    assert chosen.path != cache_dir() / wall.SQLITE_NAME
+    assert f"sqlite://{chosen.path}" == _a_wall_of_the_tests_own
+
