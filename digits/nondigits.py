@@ -13,8 +13,9 @@ Seven kinds, drawn with the same pen, hand and appearances as ``digits.drawn``:
 Four parts, each with its own seed:
 
 * ``train`` – outlier-exposure training data (letters A E H, symbols + = #, squares and
-  triangles, and the parametric faces, scribbles, digit pairs and pieces); the shipped CNN's;
-* ``train_wide`` – more varied outlier-exposure training data, the shipped MLP's: ``train``'s
+  triangles, and the parametric faces, scribbles, digit pairs and pieces; the models shipped
+  until 2026-12-04 were trained on it);
+* ``train_wide`` – more varied outlier-exposure training data, both shipped models': ``train``'s
   and letters L V P π Σ (no T: slanted, it is a 7), symbols − ~ ^ ≈ ± ≠, rectangles,
   pentagons, trapezoids, parallelograms, envelopes, cubes, clouds and stick figures, scribbles
   of four processes (the dev curves, cursive loops, jagged polylines, waves);
