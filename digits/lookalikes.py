@@ -38,7 +38,7 @@ BANK_SIZE = 20_000  # training digits searched at most
 BANK_FEATURES = 8_000_000
 MIN_BANK_SIZE = 2_000
 TOP_PER_UNIT = 8
-CACHED_MODELS = 6  # banks kept in memory (about 20 MB each for the shipped MLP)
+CACHED_MODELS = 6  # banks kept in memory (at most BANK_FEATURES floats each: 32 MB)
 
 
 @functools.lru_cache(maxsize=1)

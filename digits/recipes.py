@@ -220,14 +220,14 @@ def train_model(
                                                  + (1 - config.min_lr_ratio) * cosine)
         return callback(p) if callback is not None else None
 
-    augment: Callable[..., np.ndarray] | None = None
-    if config.augment:
-        augment = partial(augment_batch, **config.augment_params)
     by_rows = config.augment and config.elastic_on == "mnist"
-    if by_rows:
+    augment: Callable[..., np.ndarray] | None = None
+    if by_rows:  # nn.fit passes each batch's row numbers: MNIST rows come first in X
         def augment(Xb: np.ndarray, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
             return augment_batch(Xb, rng, elastic_rows=rows < mnist_examples,
                                  **config.augment_params)
+    elif config.augment:
+        augment = partial(augment_batch, **config.augment_params)
     start = time.perf_counter()
     history = nn.fit(
         model, X, targets, config.batch_size, config.epochs, config.lr,

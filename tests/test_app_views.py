@@ -159,6 +159,17 @@ def test_the_views_say_why_lookalikes_are_missing_without_mnist():
         assert models  # the shipped models themselves are untouched
 
 
+def test_while_the_bank_is_built_the_view_says_how_many_digits_it_reads():
+    models, _ = shipped_models()
+    entry = models["mlp"]
+    with mock.patch("digits.lookalikes.cached_bank", return_value=None), \
+            mock.patch("digits.lookalikes.request_bank", return_value=None):
+        said = nv.bank(entry)
+    assert isinstance(said, str)
+    assert f"Reading {la.bank_size(entry.model):,} training digits" in said
+    assert la.bank_size(entry.model) < la.BANK_SIZE  # the MLP's 800 features: fewer digits
+
+
 def test_the_saliency_is_gradient_times_input_and_says_so(banks):
     at = run()
     caption = html_with(at, "Gradient × input")

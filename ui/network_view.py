@@ -36,8 +36,8 @@ TIMELINE_CACHE_MAX = 400
 # ------------------------------------------------------------------------ training digits
 
 
-PREPARING = ("Reading 10 000-20 000 training digits with this network first (once per model, "
-             "a few seconds); they appear with your next stroke.")
+PREPARING = ("Reading {n:,} training digits with this network first (once per model, a few "
+             "seconds); they appear with your next stroke.")
 
 
 def bank(entry: ModelEntry, wait: bool = False) -> la.Bank | str:
@@ -49,7 +49,8 @@ def bank(entry: ModelEntry, wait: bool = False) -> la.Bank | str:
         if ready is not None:
             return ready
         if not wait:
-            return la.request_bank(entry.model, la.training_digits) or PREPARING
+            return (la.request_bank(entry.model, la.training_digits)
+                    or PREPARING.format(n=la.bank_size(entry.model)))
         with st.spinner("Reading the training digits with this network (once per model)…"):
             return la.bank_for(entry.model, la.training_digits)
     except DataError as exc:
